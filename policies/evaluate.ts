@@ -121,8 +121,7 @@ function configFor(policy: Policy, stage: PolicyStage): Record<string, unknown> 
 }
 
 function withoutLevel(config: Record<string, unknown>): Record<string, unknown> {
-  const { enforcementLevel: _level, ...rest } = config;
-  return rest;
+  return Object.fromEntries(Object.entries(config).filter(([key]) => key !== "enforcementLevel"));
 }
 
 function runSync(result: unknown, policy: string): void {
