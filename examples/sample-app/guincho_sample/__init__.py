@@ -1,0 +1,1 @@
+"""Sample Guincho Lacerda app: a Python standard-library service honouring the app contract."""
