@@ -9,8 +9,9 @@ Every destination (``gs://bucket/prefix`` or ``file:///dir``) holds the same two
   a backup exists for a reader exactly when its manifest does, and then its data object is
   already complete.
 
-``<name>`` is ``<UTC time>-<kind>-<first 12 hex digits of the data sha256>``; names sort by
-time, so the latest backup is the greatest name.
+``<name>`` is ``<UTC time to the millisecond>-<kind>-<first 12 hex digits of the data
+sha256>``, e.g. ``20261203T020000.123Z-daily-0123456789ab``; names sort by time, so the
+latest backup is the greatest name.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ KINDS = ("pre-deploy", "daily", "weekly")
 DATA_DIR = "data"
 MANIFEST_DIR = "manifests"
 CHUNK = 1024 * 1024
-NAME_RE = re.compile(r"^\d{8}T\d{6}Z-(pre-deploy|daily|weekly)-[0-9a-f]{12}$")
+NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-(pre-deploy|daily|weekly)-[0-9a-f]{12}$")
 
 
 class ManifestError(ValueError):
@@ -103,7 +104,8 @@ def parse_manifest(text: str, where: str) -> Manifest:
 
 
 def backup_name(created: datetime, kind: str, sha256: str) -> str:
-    return f"{created.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{kind}-{sha256[:12]}"
+    moment = created.astimezone(timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z-{kind}-{sha256[:12]}"
 
 
 def data_path(sha256: str) -> str:

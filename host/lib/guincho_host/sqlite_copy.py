@@ -91,8 +91,8 @@ def table_names(connection: sqlite3.Connection) -> list[str]:
 def integrity_problems(connection: sqlite3.Connection, limit: int = 5) -> list[str]:
     """``PRAGMA integrity_check``: an empty list when the file is sound."""
     rows = connection.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
-    messages = [str(row[0]) for row in rows]
-    return [] if messages == ["ok"] else messages
+    messages = [line for row in rows for line in str(row[0]).splitlines() if line.strip()]
+    return [] if messages == ["ok"] else messages[:limit]
 
 
 def facts(connection: sqlite3.Connection) -> DatabaseFacts:
