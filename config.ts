@@ -62,6 +62,9 @@ const weekdayTime = z.string().regex(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01]\d|2[0
   error: 'expected a weekday and time like "Sun 03:30" (Mon, Tue, Wed, Thu, Fri, Sat or Sun)',
 });
 
+const WINDOW_PATTERN =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
+
 const email = z.email({ error: "expected an e-mail address like ana@guincholacerda.com.br" });
 
 const member = z.string().regex(/^(user:|group:)?[^@\s:]+@[^@\s]+\.[a-z]{2,}$/i, {
@@ -326,7 +329,7 @@ export const StageConfigSchema = z.strictObject({
     .strictObject({
       window: z
         .string()
-        .regex(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, {
+        .regex(WINDOW_PATTERN, {
           error: 'expected a weekly window like "Sun 04:00-06:00" in the stage\'s time zone',
         })
         .default("Sun 04:00-06:00")
@@ -500,45 +503,56 @@ function describe(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string
   return [`${keyOf(issue.path)}: received ${received}; ${describeIssue(issue)}`];
 }
 
-/** Cross-field checks zod cannot express per field. */
-function crossChecks(settings: StageSettings): string[] {
+/**
+ * Cross-field checks zod cannot express per field. They run on the raw values too, so a
+ * zone outside its region is reported together with every schema problem, not after them.
+ */
+function crossChecks(raw: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const zones = REGION_ZONES[settings.region];
+  const text = (key: string, fallback: string) =>
+    typeof raw[key] === "string" ? (raw[key] as string) : fallback;
+  const region = text("region", "southamerica-east1");
+  const zone = text("zone", "southamerica-east1-b");
+  const zones = REGION_ZONES[region];
   if (!zones) {
     problems.push(
-      `${PROJECT}:region: received ${show(settings.region)}; expected one of ` +
+      `${PROJECT}:region: received ${show(region)}; expected one of ` +
         Object.keys(REGION_ZONES).join(", "),
     );
-  } else if (!zones.some((z) => settings.zone === `${settings.region}-${z}`)) {
+  } else if (!zones.some((z) => zone === `${region}-${z}`)) {
     problems.push(
-      `${PROJECT}:zone: received ${show(settings.zone)}; not a zone of region ` +
-        `${settings.region}: expected one of ${zones.map((z) => `${settings.region}-${z}`).join(", ")}`,
+      `${PROJECT}:zone: received ${show(zone)}; not a zone of region ${region}: expected one ` +
+        `of ${zones.map((z) => `${region}-${z}`).join(", ")}`,
     );
   }
-  if (!isTimeZone(settings.timeZone)) {
+  const timeZone = text("timeZone", "America/Sao_Paulo");
+  if (!isTimeZone(timeZone)) {
     problems.push(
-      `${PROJECT}:timeZone: received ${show(settings.timeZone)}; expected an IANA time zone ` +
+      `${PROJECT}:timeZone: received ${show(timeZone)}; expected an IANA time zone ` +
         'such as "America/Sao_Paulo"',
     );
   }
-  const window = parseWindow(settings.maintenance.window);
-  if (window.durationMinutes < 60) {
-    problems.push(
-      `${PROJECT}:maintenance.window: received ${show(settings.maintenance.window)}; the window ` +
-        "must end at least one hour after it starts, on the same day",
-    );
+  const window = (raw.maintenance as { window?: unknown } | undefined)?.window;
+  if (typeof window === "string" && WINDOW_PATTERN.test(window)) {
+    if (parseWindow(window).durationMinutes < 60) {
+      problems.push(
+        `${PROJECT}:maintenance.window: received ${show(window)}; the window must end at ` +
+          "least one hour after it starts, on the same day",
+      );
+    }
   }
-  settings.contacts.forEach((contact, i) => {
-    if (contact.phone && contact.role !== "on-call") {
+  const contacts = Array.isArray(raw.contacts) ? (raw.contacts as Record<string, unknown>[]) : [];
+  contacts.forEach((contact, i) => {
+    if (contact?.phone !== undefined && contact.role !== "on-call") {
       problems.push(
         `${PROJECT}:contacts[${i}].phone: received ${show(contact.phone)}; only on-call ` +
-          `contacts get SMS alerts; set role "on-call" or remove the phone`,
+          'contacts get SMS alerts: set role "on-call" or remove the phone',
       );
     }
   });
-  if (!settings.contacts.some((c) => c.role === "on-call" || c.role === "owner")) {
+  if (contacts.length > 0 && !contacts.some((c) => c?.role === "on-call" || c?.role === "owner")) {
     problems.push(
-      `${PROJECT}:contacts: received ${settings.contacts.length} contact(s) and none has role ` +
+      `${PROJECT}:contacts: received ${contacts.length} contact(s) and none has role ` +
         '"on-call" or "owner"; alerts would reach no one',
     );
   }
@@ -619,9 +633,8 @@ export function validateStageConfig(stack: string, raw: Record<string, unknown>)
   const result = StageConfigSchema.safeParse(raw);
   if (!result.success) {
     problems.push(...result.error.issues.flatMap((issue) => describe(issue, raw)));
-  } else {
-    problems.push(...crossChecks(result.data));
   }
+  problems.push(...crossChecks(raw));
   if (problems.length > 0 || !result.success || !stage) {
     throw new ConfigError(problems);
   }
