@@ -17,6 +17,7 @@ import type {
 } from "@pulumi/policy";
 import type { Resource } from "@pulumi/pulumi";
 import { policies, PACK_ENFORCEMENT_LEVEL } from "./rules";
+import { ENCRYPTED_SECRET_TEXT } from "./secretText";
 import { policyConfigFor, type PolicyStage } from "./stages";
 
 export type { PolicyStage } from "./stages";
@@ -44,7 +45,7 @@ const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** What an encrypted secret of a `pulumi stack export` (no plaintext) evaluates as. */
-export const ENCRYPTED_SECRET = "[secret]";
+export const ENCRYPTED_SECRET = ENCRYPTED_SECRET_TEXT;
 
 /** The stack's own resource, named in findings a stack policy reports without a URN. */
 const STACK_TYPE = "pulumi:pulumi:Stack";
