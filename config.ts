@@ -127,9 +127,19 @@ const ContactSchema = z.strictObject({
     .describe("E.164 phone number for SMS alerts (on-call only)."),
 });
 
+// Names relative to a zone: "@", "www", "_dmarc", "_sip._tcp", "*.files"...
+const zoneLabel = "[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?";
+const relativeName = z.string().regex(new RegExp(`^(@|(\\*\\.)?${zoneLabel}(\\.${zoneLabel})*)$`), {
+  error:
+    'expected a name relative to the zone ("@" for the apex, "www", "_dmarc", "_sip._tcp"), ' +
+    "lower case, without the zone and without a trailing dot",
+});
+
 const ExtraRecordSchema = z.strictObject({
-  name: dnsLabel.describe('Record name relative to the zone, "@" for the apex.'),
-  type: z.enum(["MX", "TXT", "CNAME", "SRV", "A", "AAAA", "CAA"]),
+  name: relativeName.describe('Record name relative to the zone, "@" for the apex.'),
+  type: z
+    .enum(["MX", "TXT", "CNAME", "SRV", "A", "AAAA", "CAA", "NS", "DS"])
+    .describe("Record type; NS and DS delegate a subzone (staging's) to another project."),
   ttl: z.number().int().min(60).max(86400).default(3600),
   rrdatas: z.array(z.string().min(1)).min(1),
 });
@@ -187,7 +197,7 @@ export const StageConfigSchema = z.strictObject({
       subnetCidr: privateCidr.default("10.20.0.0/24").describe("Range of the VM's subnet."),
       flowLogSampling: percent(0, 1).default(0.5).describe("Share of flows logged, 0 to 1."),
     })
-    .default({ subnetCidr: "10.20.0.0/24", flowLogSampling: 0.5 })
+    .prefault({})
     .describe("The VPC: one custom subnet, Cloud NAT for egress."),
   server: z
     .strictObject({
@@ -247,6 +257,12 @@ export const StageConfigSchema = z.strictObject({
         .regex(/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "expected a Cloud DNS zone name" })
         .optional()
         .describe("Use this existing Cloud DNS zone instead of creating one."),
+      zoneDomain: domainName
+        .optional()
+        .describe(
+          "DNS name of the zone this stage creates or uses: the domain (default), or a " +
+            "subdomain delegated to this stage's project, such as staging.<domain>.",
+        ),
       ipv6: z.boolean().default(true).describe("Reserve an IPv6 address and publish AAAA."),
       sslProfile: z.enum(["MODERN", "RESTRICTED"]).default("MODERN"),
       logSampleRate: percent(0, 1).default(1).describe("Share of requests logged, 0 to 1."),
@@ -295,7 +311,7 @@ export const StageConfigSchema = z.strictObject({
         .default("0.1.0"),
       keepReleases: z.number().int().min(2).max(20).default(5),
     })
-    .default({ archive: "examples/sample-app", version: "0.1.0", keepReleases: 5 })
+    .prefault({})
     .describe("The app release this stage runs."),
   monitoring: z
     .strictObject({
@@ -315,15 +331,7 @@ export const StageConfigSchema = z.strictObject({
         .optional()
         .describe("Chat webhook (Google Chat, Slack) for alerts; store it as a secret."),
     })
-    .default({
-      latencyP95Ms: 1500,
-      errorRatePercent: 2,
-      cpuPercent: 85,
-      memoryPercent: 90,
-      diskPercent: 85,
-      backupMaxAgeHours: 26,
-      syncFailuresPerHour: 3,
-    })
+    .prefault({})
     .describe("Alert thresholds of this stage."),
   maintenance: z
     .strictObject({
@@ -335,7 +343,7 @@ export const StageConfigSchema = z.strictObject({
         .default("Sun 04:00-06:00")
         .describe("Weekly window for security patches; monthly full updates use its first week."),
     })
-    .default({ window: "Sun 04:00-06:00" })
+    .prefault({})
     .describe("Preventive maintenance."),
 });
 
@@ -449,7 +457,11 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
-  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) {
+  while (
+    current instanceof z.ZodDefault ||
+    current instanceof z.ZodPrefault ||
+    current instanceof z.ZodOptional
+  ) {
     current = current.unwrap() as z.ZodType;
   }
   return current;
@@ -556,6 +568,76 @@ function crossChecks(raw: Record<string, unknown>): string[] {
         '"on-call" or "owner"; alerts would reach no one',
     );
   }
+  problems.push(...edgeChecks(raw));
+  return problems;
+}
+
+const DOMAIN_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/**
+ * The edge's names must nest: the zone inside the company's domain, the stage's host name
+ * inside the zone, and no extra record on a name and type the edge publishes itself.
+ */
+function edgeChecks(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const edge = (raw.edge ?? {}) as Record<string, unknown>;
+  const domain = raw.domain;
+  const hostname = edge.hostname;
+  if (typeof domain !== "string" || !DOMAIN_PATTERN.test(domain)) {
+    return problems;
+  }
+  const zoneDomain = typeof edge.zoneDomain === "string" ? edge.zoneDomain : domain;
+  if (zoneDomain !== domain && !zoneDomain.endsWith(`.${domain}`)) {
+    problems.push(
+      `${PROJECT}:edge.zoneDomain: received ${show(zoneDomain)}; expected the domain ` +
+        `"${domain}" or a subdomain of it, such as "staging.${domain}"`,
+    );
+    return problems;
+  }
+  if (typeof hostname !== "string") {
+    return problems;
+  }
+  const fqdn = hostname === "@" ? domain : `${hostname}.${domain}`;
+  if (fqdn !== zoneDomain && !fqdn.endsWith(`.${zoneDomain}`)) {
+    problems.push(
+      `${PROJECT}:edge.hostname: received ${show(hostname)}; the host name ${fqdn} is ` +
+        `outside the zone ${zoneDomain} (${PROJECT}:edge.zoneDomain): set hostname to ` +
+        `"${zoneDomain.slice(0, zoneDomain.length - domain.length - 1)}" or remove zoneDomain`,
+    );
+    return problems;
+  }
+  const host = fqdn === zoneDomain ? "@" : fqdn.slice(0, fqdn.length - zoneDomain.length - 1);
+  const caaAt = typeof edge.existingZone === "string" ? host : "@";
+  const owned = new Set([`${host} A`, `${host} AAAA`, `${host} CNAME`, `${caaAt} CAA`]);
+  owned.add(`${host === "@" ? "_acme-challenge" : `_acme-challenge.${host}`} CNAME`);
+  const seen = new Map<string, number>();
+  const records = Array.isArray(edge.extraRecords) ? edge.extraRecords : [];
+  records.forEach((record: unknown, i) => {
+    const { name, type } = (record ?? {}) as { name?: unknown; type?: unknown };
+    if (typeof name !== "string" || typeof type !== "string") {
+      return;
+    }
+    const key = `${PROJECT}:edge.extraRecords[${i}]`;
+    if (name === "@" && (type === "NS" || type === "DS")) {
+      problems.push(
+        `${key}.type: received "${type}" at "@"; the apex NS records are Cloud DNS's own and ` +
+          "a zone's DS record belongs in its parent: use NS and DS only to delegate a " +
+          'subzone, such as name "staging"',
+      );
+    } else if (owned.has(`${name} ${type}`)) {
+      problems.push(
+        `${key}: received a ${type} record named ${show(name)}; the edge publishes that ` +
+          `name and type itself (A/AAAA at "${host}", CAA at "${caaAt}"): remove this entry`,
+      );
+    } else if (seen.has(`${name} ${type}`)) {
+      problems.push(
+        `${key}: received a second ${type} record named ${show(name)} (first at ` +
+          `[${String(seen.get(`${name} ${type}`))}]); put every value of one name and type ` +
+          "in one entry's rrdatas",
+      );
+    }
+    seen.set(`${name} ${type}`, seen.get(`${name} ${type}`) ?? i);
+  });
   return problems;
 }
 
