@@ -6,7 +6,8 @@ the release's start command, the port and the database path. The spec is written
 environment file per colour, and both backends read that same file:
 
 - ``systemd`` (the VM): ``/etc/guincho/app-<colour>.env`` is the unit's ``EnvironmentFile=``;
-  ``systemctl`` starts and stops the unit, whose ``ExecStart`` runs :data:`LAUNCH_SHELL`.
+  ``systemctl enable --now`` / ``disable --now`` start and stop the unit (so only the serving
+  colour comes back after a reboot), whose ``ExecStart`` runs :data:`LAUNCH_SHELL`.
 - ``process`` (tests, benchmarks): ``$GUINCHO_RUN_DIR/app-<colour>.env``; the same
   :data:`LAUNCH_SHELL` runs as a detached process whose pid is kept in
   ``$GUINCHO_RUN_DIR/app-<colour>.pid`` and whose output goes to ``app-<colour>.log``.
@@ -194,13 +195,15 @@ class SystemdControl(_SpecFiles):
             reason = detail[-1] if detail else f"exit status {result.returncode}"
             raise ServiceError(f"systemctl {' '.join(args)} failed: {reason}")
 
+    # NOTE: enable/disable with --now, so the colour serving now is the one a reboot brings
+    # back, and the idle colour stays down.
     def start(self, unit: str) -> None:
         unit_colour(unit)
-        self._checked("start", unit)
+        self._checked("enable", "--now", unit)
 
     def stop(self, unit: str) -> None:
         unit_colour(unit)
-        self._checked("stop", unit)
+        self._checked("disable", "--now", unit)
 
     def is_active(self, unit: str) -> bool:
         unit_colour(unit)
