@@ -5,6 +5,8 @@
  */
 import * as gcp from "@pulumi/gcp";
 import { loadStageConfig } from "./config";
+import { Identity } from "./components/identity";
+import { Network } from "./components/network";
 
 const cfg = loadStageConfig();
 
@@ -18,13 +20,37 @@ const provider = new gcp.Provider(`${cfg.namePrefix}-gcp`, {
 });
 /** Every component takes these options: children inherit the stage's provider. */
 const opts = { providers: { gcp: provider } };
-void opts;
 
 // --- identity: APIs, service accounts, IAM, secrets, quotas, CI identity -----------------
+const identity = new Identity(
+  cfg.namePrefix,
+  {
+    project: cfg.gcpProject,
+    region: cfg.region,
+    admins: cfg.admins,
+    github: cfg.github,
+    sheets: cfg.sheets,
+    labels: cfg.commonLabels,
+    protect: cfg.protect,
+  },
+  opts,
+);
 
 // --- backups: the SQLite backup bucket ------------------------------------------------
 
 // --- network: VPC, subnet, NAT, firewall ------------------------------------------------
+const network = new Network(
+  cfg.namePrefix,
+  {
+    project: cfg.gcpProject,
+    region: cfg.region,
+    subnetCidr: cfg.network.subnetCidr,
+    flowLogSampling: cfg.network.flowLogSampling,
+    allowLoadBalancer: cfg.edge.enabled,
+    appServiceAccountEmail: identity.appServiceAccountEmail,
+  },
+  { ...opts, dependsOn: identity.services },
+);
 
 // --- server: the VM, its data disk, host bootstrap, artifacts bucket --------------------
 
@@ -37,4 +63,11 @@ void opts;
 export const stage = cfg.stage;
 export const gcpProject = cfg.gcpProject;
 export const region = cfg.region;
+// identity and network
+export const appServiceAccountEmail = identity.appServiceAccountEmail;
+export const deployerServiceAccountEmail = identity.deployerServiceAccountEmail;
+export const workloadIdentityProvider = identity.workloadIdentityProvider;
+export const appSecretId = identity.appSecretId;
+export const networkName = network.networkName;
+export const subnetName = network.subnetName;
 export const url = cfg.edge.enabled ? `https://${cfg.fqdn}/` : "none (no load balancer: see docs)";

@@ -19,7 +19,12 @@ const projectOf = (inputs: State) => String(inputs.project ?? MOCK_PROJECT);
 const COMPUTED: Record<string, Computer> = {
   "gcp:serviceaccount/account:Account": (_name, inputs) => {
     const email = `${String(inputs.accountId)}@${projectOf(inputs)}.iam.gserviceaccount.com`;
-    return { email, member: `serviceAccount:${email}`, uniqueId: "104000000000000000001" };
+    return {
+      email,
+      member: `serviceAccount:${email}`,
+      uniqueId: "104000000000000000001",
+      name: `projects/${projectOf(inputs)}/serviceAccounts/${email}`,
+    };
   },
   "gcp:compute/globalAddress:GlobalAddress": (_name, inputs) => ({
     address: inputs.ipVersion === "IPV6" ? "2001:db8:4860::10" : "203.0.113.10",
