@@ -13,6 +13,7 @@ import {
   hostEnv,
   listFiles,
   makeDatabase,
+  python,
   query,
   sha256,
 } from "./fixtures/backupFixtures";
@@ -22,11 +23,21 @@ let cleanup: () => void;
 let env: Record<string, string>;
 let database: string;
 
+let template: { dir: string; cleanup: () => void };
+
+beforeAll(() => {
+  template = tempDir("backup-template");
+  makeDatabase(path.join(template.dir, "guincho.sqlite3"), 2000);
+});
+
+afterAll(() => template.cleanup());
+
 beforeEach(() => {
   ({ dir: root, cleanup } = tempDir("backup"));
   env = hostEnv(root);
   database = path.join(root, "data", "db", "guincho.sqlite3");
-  makeDatabase(database, 2000);
+  fs.mkdirSync(path.dirname(database), { recursive: true });
+  fs.copyFileSync(path.join(template.dir, "guincho.sqlite3"), database);
 });
 
 afterEach(() => cleanup());
@@ -114,7 +125,7 @@ function insertRow(): void {
   const script =
     "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); " +
     "c.execute(\"INSERT INTO tows (plate) VALUES ('NEW')\"); c.commit()";
-  expect(spawnSync("python3", ["-c", script, database]).status).toBe(0);
+  expect(spawnSync(python(), ["-c", script, database]).status).toBe(0);
 }
 
 test("a weekly backup records the release id and host config, withholding secrets", () => {

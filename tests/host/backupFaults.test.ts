@@ -14,6 +14,7 @@ import {
   hostEnv,
   listFiles,
   makeDatabase,
+  python,
   query,
   sha256,
   sqliteFixture,
@@ -205,7 +206,7 @@ test("a full data disk fails the copy with backup_failed; the destination stays 
 });
 
 test("a writer committing throughout the backup: it finishes and holds every earlier row", async () => {
-  const writer = spawn("python3", [sqliteFixture, "writer", database], { stdio: "pipe" });
+  const writer = spawn(python(), [sqliteFixture, "writer", database], { stdio: "pipe" });
   try {
     await new Promise<void>((resolve) => {
       writer.stdout.on("data", (chunk: Buffer) => {
