@@ -196,7 +196,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log("app_started", port=port, release=RELEASE_ID, schema=schema, pid=os.getpid())
-    server.serve_forever(poll_interval=0.2)
+    server.serve_forever(poll_interval=0.05)
     closed = server.close_idle()
     server.server_close()
     log("app_stopped", release=RELEASE_ID, idle_connections_closed=closed)
