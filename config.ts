@@ -97,12 +97,17 @@ function isIpv4Cidr(value: string): boolean {
 
 const cidr = z.string().refine(isIpv4Cidr, {
   error: "expected an IPv4 network in CIDR form with no host bits set, like 10.20.0.0/24",
+  // A malformed range gets this one message, not also the checks that refine it further.
+  abort: true,
 });
 
 const privateCidr = cidr.refine(
   (value) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(value),
   { error: "expected a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16" },
 );
+
+/** The prefix length of a CIDR range already checked by `cidr`. */
+const prefixLength = (value: string) => Number(value.split("/")[1]);
 
 const percent = (min: number, max: number) => z.number().min(min).max(max);
 
@@ -194,8 +199,18 @@ export const StageConfigSchema = z.strictObject({
     .describe("The CI identity: Workload Identity Federation for this repository."),
   network: z
     .strictObject({
-      subnetCidr: privateCidr.default("10.20.0.0/24").describe("Range of the VM's subnet."),
-      flowLogSampling: percent(0, 1).default(0.5).describe("Share of flows logged, 0 to 1."),
+      subnetCidr: privateCidr
+        .refine((value) => prefixLength(value) >= 8 && prefixLength(value) <= 29, {
+          error: "expected a prefix length from /8 to /29 (Google Cloud's subnet sizes)",
+        })
+        .default("10.20.0.0/24")
+        .describe("Range of the VM's subnet: private (RFC 1918), /8 to /29."),
+      flowLogSampling: z
+        .number()
+        .gt(0, { error: "expected more than 0 (0 records no flow logs; 0.5 keeps half)" })
+        .max(1)
+        .default(0.5)
+        .describe("Share of flows logged, above 0 and at most 1."),
     })
     .prefault({})
     .describe("The VPC: one custom subnet, Cloud NAT for egress."),
@@ -470,7 +485,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
-      return `expected ${issue.expected === "number" ? "a number" : issue.expected}`;
+      return issue.expected === "int"
+        ? "expected a whole number"
+        : `expected ${issue.expected === "number" ? "a number" : issue.expected}`;
     case "too_small":
       return issue.origin === "array"
         ? `expected at least ${String(issue.minimum)} item(s)`
@@ -569,7 +586,23 @@ function crossChecks(raw: Record<string, unknown>): string[] {
     );
   }
   problems.push(...edgeChecks(raw));
+  problems.push(...adminChecks(raw));
   return problems;
+}
+
+/** Each administrator once: "ana@x" and "user:ana@x" are the same IAM member. */
+function adminChecks(raw: Record<string, unknown>): string[] {
+  const admins = Array.isArray(raw.admins) ? raw.admins : [];
+  const members = admins.map((a) => (typeof a === "string" && !a.includes(":") ? `user:${a}` : a));
+  return members.flatMap((member, i) => {
+    const first = members.indexOf(member);
+    return first === i
+      ? []
+      : [
+          `${PROJECT}:admins[${i}]: received ${show(admins[i])}; the same administrator as ` +
+            `admins[${first}]: list each person or group once`,
+        ];
+  });
 }
 
 const DOMAIN_PATTERN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
