@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as crypto from "crypto";
-import { runTool, tempDir } from "../helpers/host";
+import { repoRoot, runTool, tempDir } from "../helpers/host";
 import {
   eventNamed,
   fakeGcloud,
@@ -263,4 +263,54 @@ test("refuses an unknown --kind, listing the kinds", () => {
   expect(result.stderr.trim().split("\n").pop()).toBe(
     "backup: error: argument --kind: invalid choice: 'hourly' (choose from 'pre-deploy', 'daily', 'weekly')",
   );
+});
+
+describe("systemd units", () => {
+  const unitDir = path.join(repoRoot, "host", "systemd");
+
+  function settings(unit: string): string[] {
+    return fs
+      .readFileSync(path.join(unitDir, unit), "utf8")
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#") && !line.startsWith("["));
+  }
+
+  test("the backup unit runs the tool with its instance as --kind, the drill with --drill", () => {
+    expect(settings("guincho-backup@.service")).toEqual(
+      expect.arrayContaining([
+        "Type=oneshot",
+        "User=guincho",
+        "ExecStart=/usr/bin/python3 /opt/guincho/host/bin/backup --kind %i",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/guincho",
+      ]),
+    );
+    const drill = settings("guincho-restore-drill.service");
+    expect(drill).toEqual(
+      expect.arrayContaining([
+        "Type=oneshot",
+        "ExecStart=/usr/bin/python3 /opt/guincho/host/bin/restore --drill --scratch-dir " +
+          "/var/lib/guincho/restore-drill",
+        "ProtectSystem=strict",
+        "StateDirectory=guincho/restore-drill",
+      ]),
+    );
+    // The drill may write its scratch directory only, never the live database.
+    expect(drill.filter((line) => line.startsWith("ReadWritePaths="))).toEqual([]);
+  });
+
+  test("both units pass systemd-analyze verify without a warning", () => {
+    const { dir, cleanup: remove } = tempDir("backup-units");
+    try {
+      const daily = path.join(dir, "guincho-backup@daily.service");
+      fs.copyFileSync(path.join(unitDir, "guincho-backup@.service"), daily);
+      const drill = path.join(dir, "guincho-restore-drill.service");
+      fs.copyFileSync(path.join(unitDir, "guincho-restore-drill.service"), drill);
+      const result = spawnSync("systemd-analyze", ["verify", daily, drill], { encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    } finally {
+      remove();
+    }
+  });
 });
