@@ -4,9 +4,13 @@
  * operator needs. Components receive plain values; none of them reads config.
  */
 import * as gcp from "@pulumi/gcp";
+import type * as pulumi from "@pulumi/pulumi";
 import { loadStageConfig } from "./config";
 import { Identity } from "./components/identity";
 import { Network } from "./components/network";
+import { Dns } from "./components/dns";
+import { LoadBalancer } from "./components/loadBalancer";
+import { Tls } from "./components/tls";
 
 const cfg = loadStageConfig();
 
@@ -55,6 +59,54 @@ const network = new Network(
 // --- server: the VM, its data disk, host bootstrap, artifacts bucket --------------------
 
 // --- edge: DNS, TLS certificate, HTTPS load balancer ------------------------------------
+// NOTE: with edge.enabled false (dev) nothing public is declared at all: no address, no
+// forwarding rule, no DNS record. The app is reached through an IAP tunnel (docs/edge.md).
+// TEMPORARY until the server section lands: the instance group by name.
+const instanceGroupSelfLink = `projects/${cfg.gcpProject}/zones/${cfg.zone}/instanceGroups/${cfg.namePrefix}-app`;
+const edge = cfg.edge.enabled ? declareEdge(instanceGroupSelfLink) : undefined;
+
+function declareEdge(instanceGroup: pulumi.Input<string>) {
+  const after = { ...opts, dependsOn: identity.services };
+  const tls = new Tls(
+    cfg.namePrefix,
+    { fqdn: cfg.fqdn, sslProfile: cfg.edge.sslProfile, labels: cfg.commonLabels },
+    after,
+  );
+  const lb = new LoadBalancer(
+    cfg.namePrefix,
+    {
+      instanceGroup,
+      certificateMap: tls.certificateMap,
+      sslPolicy: tls.sslPolicy,
+      ipv6: cfg.edge.ipv6,
+      logSampleRate: cfg.edge.logSampleRate,
+      rateLimitPerMinute: cfg.edge.rateLimitPerMinute,
+      wafRules: cfg.edge.wafRules,
+      denyList: cfg.edge.denyList,
+      protect: cfg.protect,
+      labels: cfg.commonLabels,
+    },
+    after,
+  );
+  const contact = cfg.contacts.find((c) => c.role === "owner" || c.role === "on-call");
+  const dns = new Dns(
+    cfg.namePrefix,
+    {
+      zoneDomain: cfg.edge.zoneDomain ?? cfg.domain,
+      fqdn: cfg.fqdn,
+      existingZone: cfg.edge.existingZone,
+      ipv4Address: lb.ipv4Address,
+      ipv6Address: lb.ipv6Address,
+      certificateChallenge: tls.challengeRecord,
+      caaIodef: contact ? `mailto:${contact.email}` : undefined,
+      extraRecords: cfg.edge.extraRecords,
+      protect: cfg.protect,
+      labels: cfg.commonLabels,
+    },
+    after,
+  );
+  return { tls, lb, dns };
+}
 
 // --- monitoring and maintenance ---------------------------------------------------------
 
@@ -71,3 +123,10 @@ export const appSecretId = identity.appSecretId;
 export const networkName = network.networkName;
 export const subnetName = network.subnetName;
 export const url = cfg.edge.enabled ? `https://${cfg.fqdn}/` : "none (no load balancer: see docs)";
+// edge: undefined (absent) in a stage without the load balancer
+export const fqdn = edge ? cfg.fqdn : undefined;
+export const ipv4Address = edge?.lb.ipv4Address;
+export const ipv6Address = edge?.lb.ipv6Address;
+export const nameServers = edge?.dns.nameServers;
+export const dsRecord = edge?.dns.dsRecord;
+export const certificateName = edge?.tls.certificateName;
