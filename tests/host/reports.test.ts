@@ -372,7 +372,8 @@ describe("capacity-report", () => {
     const sql =
       "CREATE TABLE tows (id INTEGER PRIMARY KEY, notes TEXT); " +
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) " +
-      "INSERT INTO tows (notes) SELECT printf('Reboque %d, Rodovia Anhanguera km %d', i, i) FROM n;";
+      "INSERT INTO tows (notes) " +
+      "SELECT printf('Reboque %d, Rodovia Anhanguera km %d', i, i) FROM n;";
     const made = spawnSync("sqlite3", [db, sql], { encoding: "utf8" });
     expect(made.stderr).toBe("");
     return db;
@@ -486,7 +487,8 @@ describe("capacity-report", () => {
     ]);
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
-      "capacity-report: error: --backup-url 's3://x/y' is neither gs://bucket/prefix nor file:///dir\n",
+      "capacity-report: error: --backup-url 's3://x/y' is neither gs://bucket/prefix " +
+        "nor file:///dir\n",
     );
   });
 });
