@@ -6,6 +6,7 @@
 import * as gcp from "@pulumi/gcp";
 import type * as pulumi from "@pulumi/pulumi";
 import { loadStageConfig } from "./config";
+import { BackupBucket } from "./components/backupBucket";
 import { Identity } from "./components/identity";
 import { Network } from "./components/network";
 import { Dns } from "./components/dns";
@@ -41,6 +42,19 @@ const identity = new Identity(
 );
 
 // --- backups: the SQLite backup bucket ------------------------------------------------
+const backups = new BackupBucket(
+  cfg.namePrefix,
+  {
+    bucketName: cfg.backupBucketName,
+    location: cfg.region,
+    retentionDays: cfg.backup.retentionDays,
+    lockRetention: cfg.lockRetention,
+    writerServiceAccountEmail: identity.appServiceAccountEmail,
+    labels: cfg.commonLabels,
+    protect: cfg.protect,
+  },
+  { ...opts, dependsOn: identity.services },
+);
 
 // --- network: VPC, subnet, NAT, firewall ------------------------------------------------
 const network = new Network(
@@ -122,6 +136,8 @@ export const workloadIdentityProvider = identity.workloadIdentityProvider;
 export const appSecretId = identity.appSecretId;
 export const networkName = network.networkName;
 export const subnetName = network.subnetName;
+export const backupBucket = backups.bucketName;
+export const backupUrl = backups.backupUrl;
 export const url = cfg.edge.enabled ? `https://${cfg.fqdn}/` : "none (no load balancer: see docs)";
 // edge: undefined (absent) in a stage without the load balancer
 export const fqdn = edge ? cfg.fqdn : undefined;
