@@ -207,7 +207,7 @@ export const StageConfigSchema = z.strictObject({
         .describe("Range of the VM's subnet: private (RFC 1918), /8 to /29."),
       flowLogSampling: z
         .number()
-        .gt(0, { error: "expected more than 0 (0 records no flow logs; 0.5 keeps half)" })
+        .gt(0)
         .max(1)
         .default(0.5)
         .describe("Share of flows logged, above 0 and at most 1."),
