@@ -335,13 +335,43 @@ export const StageConfigSchema = z.strictObject({
       cpuPercent: percent(10, 100).default(85),
       memoryPercent: percent(10, 100).default(90),
       diskPercent: percent(10, 100).default(85),
+      // NOTE: at most 25: Cloud Monitoring refuses an alignment period plus duration longer
+      // than 25 hours, and the freshness alert needs the whole age in one window.
       backupMaxAgeHours: z
         .number()
         .int()
-        .min(1)
-        .max(24 * 8)
-        .default(26),
+        .min(3)
+        .max(25)
+        .default(25)
+        .describe("Alert when no backup has completed for this many hours (3 to 25)."),
       syncFailuresPerHour: z.number().int().min(1).max(1000).default(3),
+      backupBucketMaxGb: z
+        .number()
+        .int()
+        .min(1)
+        .max(10000)
+        .default(20)
+        .describe("Alert when the backup bucket (all versions) holds more than this, in GiB."),
+      diskFullForecastDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(7)
+        .default(7)
+        .describe("Alert when a disk is forecast to reach 95% within this many days (1 to 7)."),
+      blockedRequestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .max(100000)
+        .default(60)
+        .describe("Alert when Cloud Armor blocks more requests per minute than this."),
+      loginAlerts: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Alert on every IAP tunnel or SSH login to the VM (dev: off, tunnels are daily).",
+        ),
       chatWebhookUrl: secretOr(z.url({ protocol: /^https$/, error: "expected an https:// URL" }))
         .optional()
         .describe("Chat webhook (Google Chat, Slack) for alerts; store it as a secret."),

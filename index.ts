@@ -12,6 +12,8 @@ import { Network } from "./components/network";
 import { Dns } from "./components/dns";
 import { LoadBalancer } from "./components/loadBalancer";
 import { Tls } from "./components/tls";
+import { Maintenance } from "./components/maintenance";
+import { Monitoring } from "./components/monitoring";
 
 const cfg = loadStageConfig();
 
@@ -123,6 +125,37 @@ function declareEdge(instanceGroup: pulumi.Input<string>) {
 }
 
 // --- monitoring and maintenance ---------------------------------------------------------
+// NOTE: one project per stage, so the alerts watch every VM of the project; patching
+// selects the app VM by its labels (app, stage), which the server gives it.
+const monitoring = new Monitoring(
+  cfg.namePrefix,
+  {
+    project: cfg.gcpProject,
+    stage: cfg.stage,
+    fqdn: cfg.fqdn,
+    edgeEnabled: cfg.edge.enabled,
+    contacts: cfg.contacts,
+    chatWebhookUrl: cfg.monitoring.chatWebhookUrl,
+    thresholds: cfg.monitoring,
+    backupBucketName: cfg.backupBucketName,
+    labels: cfg.commonLabels,
+    docsBaseUrl: `https://github.com/${cfg.github.repository}/blob/main`,
+    dependsOn: identity.services,
+  },
+  opts,
+);
+const maintenance = new Maintenance(
+  cfg.namePrefix,
+  {
+    project: cfg.gcpProject,
+    window: cfg.maintenanceWindow,
+    timeZone: cfg.timeZone,
+    targetLabels: { app: cfg.commonLabels.app, stage: cfg.commonLabels.stage },
+    zones: [cfg.zone],
+    dependsOn: identity.services,
+  },
+  opts,
+);
 
 // --- release: the app version this stage runs ------------------------------------------
 
@@ -146,3 +179,9 @@ export const ipv6Address = edge?.lb.ipv6Address;
 export const nameServers = edge?.dns.nameServers;
 export const dsRecord = edge?.dns.dsRecord;
 export const certificateName = edge?.tls.certificateName;
+// monitoring and maintenance
+export const dashboardUrl = monitoring.dashboardUrl;
+export const uptimeCheckId = monitoring.uptimeCheckId ?? "none (no load balancer in this stage)";
+export const alertPolicyNames = monitoring.alertPolicyNames;
+export const notificationChannels = monitoring.notificationChannels;
+export const patchSchedule = maintenance.schedule;

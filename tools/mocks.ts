@@ -61,6 +61,13 @@ const COMPUTED: Record<string, Computer> = {
   "gcp:monitoring/notificationChannel:NotificationChannel": (name) => ({
     name: `projects/${MOCK_PROJECT}/notificationChannels/${name}`,
   }),
+  "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": (name) => ({
+    uptimeCheckId: `${name}-check`,
+    name: `projects/${MOCK_PROJECT}/uptimeCheckConfigs/${name}-check`,
+  }),
+  "gcp:monitoring/alertPolicy:AlertPolicy": (name) => ({
+    name: `projects/${MOCK_PROJECT}/alertPolicies/${name}`,
+  }),
   "random:index/randomPassword:RandomPassword": (_name, inputs) => ({
     result: "x".repeat(Number(inputs.length ?? 32)),
   }),
