@@ -296,6 +296,12 @@ test("restoring over a WAL database keeps it with its -wal and -shm aside and re
   sqliteTool("crash", live, "50");
   expect(fs.statSync(`${live}-wal`).size).toBeGreaterThan(0);
   const walBefore = sha256(`${live}-wal`);
+  // The app's user owns the live file; restore (run as root) must hand the new one back to it.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    fs.chownSync(live, 4321, 4321);
+  }
+  fs.chmodSync(live, 0o600);
   const result = restore([
     ...["--database", live, "--source", `file://${dest}`, "--backup", String(first.backup)],
     "--yes",
@@ -311,6 +317,8 @@ test("restoring over a WAL database keeps it with its -wal and -shm aside and re
     [path.basename(live), ...kept.map((file) => path.basename(file))].sort(),
   );
   expect(sha256(live)).toBe(first.database_sha256);
+  expect(fs.statSync(live).mode & 0o777).toBe(0o600);
+  expect(fs.statSync(live).uid).toBe(asRoot ? 4321 : process.getuid?.());
   expect(sha256(`${previous}-wal`)).toBe(walBefore);
   expect(
     query(
