@@ -53,7 +53,8 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
 /**
  * Removes Pulumi's secret wrappers, recursively. Under mocks a secret arrives as
  * `{ <sig>: <secret sig>, value }`; in a real CrossGuard run it arrives plain. A stack export
- * holds only `ciphertext`, which becomes {@link ENCRYPTED_SECRET}.
+ * holds `ciphertext`, which becomes {@link ENCRYPTED_SECRET}, or with `--show-secrets` the
+ * value as JSON text in `plaintext`.
  */
 export function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) {
@@ -64,9 +65,23 @@ export function unwrapSecrets(value: unknown): unknown {
   }
   const record = value as Record<string, unknown>;
   if (record[SECRET_SIG_KEY] === SECRET_SIG_VALUE) {
-    return "value" in record ? unwrapSecrets(record.value) : ENCRYPTED_SECRET;
+    if ("value" in record) {
+      return unwrapSecrets(record.value);
+    }
+    return typeof record.plaintext === "string"
+      ? parsePlaintext(record.plaintext)
+      : ENCRYPTED_SECRET;
   }
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrapSecrets(v)]));
+}
+
+/** `pulumi stack export --show-secrets` holds a secret's value as JSON text. */
+function parsePlaintext(text: string): unknown {
+  try {
+    return unwrapSecrets(JSON.parse(text));
+  } catch {
+    return text;
+  }
 }
 
 /** Thrown by `args.notApplicable`, as CrossGuard's server does, and swallowed here. */
@@ -156,6 +171,18 @@ function isStackPolicy(p: Policy): p is StackValidationPolicy {
  * returns the violations in resource order, then the stack policies' violations.
  */
 export function evaluatePolicies(resources: PlannedResource[], stage: PolicyStage): Finding[] {
+  return runPolicies(policies, resources, stage);
+}
+
+/**
+ * {@link evaluatePolicies} over any list of policies (tests pass their own); a policy's
+ * config comes from the stage file under its name.
+ */
+export function runPolicies(
+  policyList: readonly Policy[],
+  resources: PlannedResource[],
+  stage: PolicyStage,
+): Finding[] {
   const findings: Finding[] = [];
   const stackTags: ReadonlyMap<string, string> = new Map();
   const planned = resources.map((r) => ({
@@ -164,7 +191,7 @@ export function evaluatePolicies(resources: PlannedResource[], stage: PolicyStag
     urn: urnOf(r, stage),
   }));
   const byUrn = new Map(planned.map((r) => [r.urn, r]));
-  for (const policy of policies) {
+  for (const policy of policyList) {
     const fullConfig = configFor(policy, stage);
     const level = levelOf(policy, fullConfig);
     if (level === "disabled") {

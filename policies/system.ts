@@ -8,6 +8,7 @@ import {
   validateResourceOfType,
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
+  type StackValidationPolicy,
 } from "@pulumi/policy";
 import { isBackupBucket } from "./storage";
 import { arrayOf, describe, labelsOf, numberOf, objectOf, quote } from "./util";
@@ -197,10 +198,44 @@ export const requiredLabels: ResourceValidationPolicy = {
   },
 };
 
+export const backupsDeclared: StackValidationPolicy = {
+  name: "backups-declared",
+  description:
+    "A stack with a VM must declare the backup bucket (label purpose: backups); one with disks, a snapshot schedule.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, report) => {
+    const vm = args.resources.find((r) => r.type === "gcp:compute/instance:Instance");
+    const disk = args.resources.find((r) => r.type === "gcp:compute/disk:Disk");
+    const hasBucket = args.resources.some(
+      (r) => r.type === "gcp:storage/bucket:Bucket" && isBackupBucket(r.props),
+    );
+    const hasSchedule = args.resources.some(
+      (r) =>
+        r.type === "gcp:compute/resourcePolicy:ResourcePolicy" &&
+        r.props.snapshotSchedulePolicy !== undefined,
+    );
+    if (vm && !hasBucket) {
+      report(
+        `${describe(vm)} has no backup bucket in the stack: no storage Bucket is labelled ` +
+          'purpose: "backups". Declare the backup bucket with labels { purpose: "backups" }.',
+        vm.urn,
+      );
+    }
+    if (disk && !hasSchedule) {
+      report(
+        `${describe(disk)} has no snapshot schedule in the stack: no ResourcePolicy has a ` +
+          "snapshotSchedulePolicy. Declare a daily snapshot schedule and attach it to the disk.",
+        disk.urn,
+      );
+    }
+  },
+};
+
 /** This system's own rules, in the order the docs list them. */
-export const systemPolicies: ResourceValidationPolicy[] = [
+export const systemPolicies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   statefulProtected,
   backupRetention,
+  backupsDeclared,
   alertHasChannel,
   requiredLabels,
 ];

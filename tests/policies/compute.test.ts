@@ -1,4 +1,13 @@
-import { compliantVm, findingsFor, INSTANCE, messages, REGION_TEMPLATE, TEMPLATE } from "./helpers";
+import { evaluatePolicies } from "../../policies/evaluate";
+import {
+  BUCKET,
+  compliantBackupBucket,
+  compliantVm,
+  INSTANCE,
+  messages,
+  REGION_TEMPLATE,
+  TEMPLATE,
+} from "./helpers";
 
 const DEFAULT_SA = "123456789-compute@developer.gserviceaccount.com";
 
@@ -10,7 +19,14 @@ describe("a compliant VM", () => {
       if (type !== INSTANCE) {
         delete props.deletionProtection;
       }
-      expect(findingsFor(type, props)).toEqual([]);
+      const backups = {
+        type: BUCKET,
+        name: "backups",
+        props: compliantBackupBucket(),
+        protect: true,
+      };
+      const vm = { type, name: "app", props, protect: true };
+      expect(evaluatePolicies([vm, backups], "prod")).toEqual([]);
     },
   );
 });

@@ -146,7 +146,49 @@ describe("required-labels", () => {
       "prod",
     );
     expect(found.map((f) => [f.policy, f.enforcementLevel])).toEqual([
+      ["backups-declared", "mandatory"],
       ["required-labels", "advisory"],
     ]);
+  });
+});
+
+describe("backups-declared", () => {
+  const vm = { type: INSTANCE, name: "vm", props: compliantVm(), protect: true };
+  const disk = { type: DISK, name: "data", props: { labels: LABELS }, protect: true };
+  const bucket = { type: BUCKET, name: "backups", props: compliantBackupBucket(), protect: true };
+  const schedule = {
+    type: SNAPSHOTS,
+    name: "daily",
+    props: { snapshotSchedulePolicy: { retentionPolicy: { maxRetentionDays: 30 } } },
+  };
+
+  test("accepts a stack with the VM, its disk, the backup bucket and a snapshot schedule", () => {
+    const found = evaluatePolicies([vm, disk, bucket, schedule], "prod");
+    expect(found.filter((f) => f.policy === "backups-declared")).toEqual([]);
+  });
+
+  test("reports, on the VM and the disk, a stack without backups", () => {
+    const found = evaluatePolicies([vm, disk], "staging");
+    expect(found.filter((f) => f.policy === "backups-declared")).toEqual([
+      {
+        policy: "backups-declared",
+        enforcementLevel: "mandatory",
+        resource: { type: INSTANCE, name: "vm" },
+        message:
+          'Instance "vm" has no backup bucket in the stack: no storage Bucket is labelled purpose: "backups". Declare the backup bucket with labels { purpose: "backups" }.',
+      },
+      {
+        policy: "backups-declared",
+        enforcementLevel: "mandatory",
+        resource: { type: DISK, name: "data" },
+        message:
+          'Disk "data" has no snapshot schedule in the stack: no ResourcePolicy has a snapshotSchedulePolicy. Declare a daily snapshot schedule and attach it to the disk.',
+      },
+    ]);
+  });
+
+  test("is advisory in dev", () => {
+    const found = evaluatePolicies([vm], "dev").filter((f) => f.policy === "backups-declared");
+    expect(found.map((f) => f.enforcementLevel)).toEqual(["advisory"]);
   });
 });
