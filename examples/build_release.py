@@ -5,8 +5,8 @@ The archive holds release.json at its root (the manifest host/bin/deploy reads),
 requirements.txt. Files are sorted, owned by root and dated 0, so the same sources always give
 the same bytes and the same sha256: the Pulumi release component uploads it content-addressed.
 
-    python3 examples/build_release.py --out dist/
-    python3 examples/build_release.py --out dist/ --version 1.0.1 --fault unhealthy
+    npm run build:sample-release            # writes examples/dist/<sha256>.tar.gz
+    python3 examples/build_release.py --out /tmp/r --version 1.0.1 --fault unhealthy
 
 Prints one JSON line: {"archive", "sha256", "version", "bytes"}.
 """
@@ -77,7 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", required=True, help="directory (or .tar.gz path) to write to")
+    parser.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parent / "dist"),
+        help="directory (or .tar.gz path) to write to (default: examples/dist)",
+    )
     parser.add_argument("--version", help="release version (default: the one in release.json)")
     parser.add_argument("--fault", choices=sorted(FAULTS), help="drill: build a release that fails")
     args = parser.parse_args()

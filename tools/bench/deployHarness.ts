@@ -257,6 +257,8 @@ export interface Sample {
   ms: number;
   status: number;
   error?: string;
+  /** Sent again once: a pooled keep-alive connection was closed before any answer. */
+  retried?: boolean;
 }
 
 /**
@@ -304,34 +306,63 @@ export class LoadGenerator {
     this.inFlight.add(request);
   }
 
-  private request(write: boolean): Promise<void> {
+  private async request(write: boolean): Promise<void> {
     const at = Date.now();
     const started = process.hrtime.bigint();
     const body = write ? JSON.stringify({ plate: `LOAD${this.sent}`, location: "bench" }) : "";
+    let outcome = await this.attempt(write, body, this.agent);
+    // NOTE: HTTP/1.1 lets a server close an idle keep-alive connection at any time, and a
+    // client that sent on it just then gets a reset with no answer; well-behaved clients
+    // (browsers, load balancers, Node's documented pattern) send such a request again on a
+    // fresh connection. nginx's old workers close their idle connections on a reload, so we
+    // do the same, and count it, instead of calling it a failed request.
+    const retried = outcome.stale;
+    if (retried) {
+      outcome = await this.attempt(write, body, false);
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    this.samples.push({
+      at,
+      ms,
+      status: outcome.status,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(retried ? { retried } : {}),
+    });
+  }
+
+  private attempt(
+    write: boolean,
+    body: string,
+    agent: http.Agent | false,
+  ): Promise<{ status: number; error?: string; stale: boolean }> {
     return new Promise((resolve) => {
-      const record = (status: number, error?: string) => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        this.samples.push({ at, ms, status, ...(error ? { error } : {}) });
-        resolve();
-      };
+      let answered = false;
       const req = http.request(
         {
           host: "127.0.0.1",
           port: this.port,
           path: "/tows",
           method: write ? "POST" : "GET",
-          agent: this.agent,
+          agent,
           timeout: 10_000,
           headers: write ? { "Content-Type": "application/json" } : {},
         },
         (res) => {
+          answered = true;
           res.resume();
-          res.on("end", () => record(res.statusCode ?? 0));
-          res.on("error", (error) => record(0, error.message));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, stale: false }));
+          res.on("error", (error) => resolve({ status: 0, error: error.message, stale: false }));
         },
       );
       req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (error) => record(0, error.message));
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        const closed = error.code === "ECONNRESET" || error.message === "socket hang up";
+        resolve({
+          status: 0,
+          error: error.message,
+          stale: req.reusedSocket && !answered && closed,
+        });
+      });
       req.end(body);
     });
   }
