@@ -664,8 +664,8 @@ function edgeChecks(raw: Record<string, unknown>): string[] {
   if (fqdn !== zoneDomain && !fqdn.endsWith(`.${zoneDomain}`)) {
     problems.push(
       `${PROJECT}:edge.hostname: received ${show(hostname)}; the host name ${fqdn} is ` +
-        `outside the zone ${zoneDomain} (${PROJECT}:edge.zoneDomain): set hostname to ` +
-        `"${zoneDomain.slice(0, zoneDomain.length - domain.length - 1)}" or remove zoneDomain`,
+        `outside the zone ${zoneDomain} (${PROJECT}:edge.zoneDomain): change hostname, or ` +
+        `set zoneDomain to "${fqdn}" or "${domain}"`,
     );
     return problems;
   }
@@ -689,12 +689,12 @@ function edgeChecks(raw: Record<string, unknown>): string[] {
       );
     } else if (owned.has(`${name} ${type}`)) {
       problems.push(
-        `${key}: received a ${type} record named ${show(name)}; the edge publishes that ` +
-          `name and type itself (A/AAAA at "${host}", CAA at "${caaAt}"): remove this entry`,
+        `${key}: received ${show(name)} of type ${type}; the edge publishes that name and ` +
+          `type itself (A/AAAA at "${host}", CAA at "${caaAt}"): remove this entry`,
       );
     } else if (seen.has(`${name} ${type}`)) {
       problems.push(
-        `${key}: received a second ${type} record named ${show(name)} (first at ` +
+        `${key}: received ${show(name)} of type ${type} a second time (first at ` +
           `[${String(seen.get(`${name} ${type}`))}]); put every value of one name and type ` +
           "in one entry's rrdatas",
       );

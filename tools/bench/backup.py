@@ -232,9 +232,10 @@ def main() -> int:
            "GUINCHO_RUN_DIR": str(WORK / "run"), "GUINCHO_DATA_DIR": str(WORK / "data")}
     copy = WORK / "copy.sqlite3"
     size_gib = source.stat().st_size / GIB
+    load = os.getloadavg()[0]
     lines = [
-        f"Database: {size_gib:.2f} GiB, {os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}, "
-        f"Python {sys.version.split()[0]}.",
+        f"Database: {size_gib:.2f} GiB, {os.cpu_count()} cores (load average {load:.1f} at "
+        f"the start), SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}.",
         "",
         row(["case", "what is timed", "seconds", "peak MiB", "result"]),
         row(["---", "---", "---:", "---:", "---"]),
