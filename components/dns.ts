@@ -84,6 +84,25 @@ export function recordKey(relative: string, type: string): string {
   return `${name}-${type.toLowerCase()}`;
 }
 
+/**
+ * Why an existing zone cannot hold the stage's records, or undefined when it can: its DNS
+ * name must be the zone domain the config states (the domain, or `edge.zoneDomain`).
+ */
+export function existingZoneProblem(
+  zoneName: string,
+  dnsName: string,
+  zoneDomain: string,
+): string | undefined {
+  if (dnsName === `${zoneDomain}.`) {
+    return undefined;
+  }
+  return (
+    `guincho:edge.existingZone: the zone "${zoneName}" serves "${dnsName}", not ` +
+    `"${zoneDomain}." (guincho:domain, or guincho:edge.zoneDomain when set); name the zone ` +
+    "of the stage's domain, or remove existingZone to create one"
+  );
+}
+
 export class Dns extends pulumi.ComponentResource {
   /** The zone's Cloud DNS name (not its DNS name). */
   readonly zoneName: pulumi.Output<string>;
@@ -107,14 +126,12 @@ export class Dns extends pulumi.ComponentResource {
     let nameServers: pulumi.Output<string[]>;
     if (args.existingZone) {
       const existing = gcp.dns.getManagedZoneOutput({ name: args.existingZone }, child);
+      // NOTE: a zone of another domain fails the run here, before any record is declared
+      // in it (Cloud DNS would refuse the records anyway, with a less helpful message).
       zoneName = existing.apply((zone) => {
-        if (zone.dnsName !== zoneDnsName) {
-          throw new pulumi.ResourceError(
-            `Dns ${name}: existingZone "${args.existingZone}" serves "${zone.dnsName}", not ` +
-              `"${zoneDnsName}" (guincho:edge.existingZone, guincho:domain, ` +
-              "guincho:edge.zoneDomain); name the zone of the stage's domain",
-            this,
-          );
+        const problem = existingZoneProblem(zone.name, zone.dnsName, args.zoneDomain);
+        if (problem) {
+          throw new pulumi.ResourceError(`Dns ${name}: ${problem}`, this);
         }
         return zone.name;
       });
@@ -186,7 +203,7 @@ export class Dns extends pulumi.ComponentResource {
       });
     }
 
-    const keys = gcp.dns.getKeysOutput({ managedZone: zoneName }, child);
+    const keys = gcp.dns.getKeysOutput({ managedZone: args.existingZone ?? zoneName }, child);
     this.zoneName = zoneName;
     this.nameServers = nameServers;
     this.dsRecord = keys.keySigningKeys.apply((k) => k[0]?.dsRecord ?? "");
