@@ -194,9 +194,23 @@ test("uploads to gs:// with --if-generation-match=0, data object first, manifest
     `storage cp --if-generation-match=0 --quiet LOCAL ${objectUrl} [composite=False]`,
     `storage cp --if-generation-match=0 --quiet LOCAL ${manifestUrl} [composite=False]`,
   ]);
+  // The same bytes again: the data object exists, the precondition refuses a second upload,
+  // and only a new manifest is added.
+  const again = backup(
+    ["--destination", "gs://guincho-dev-backups/backups", "--kind", "daily"],
+    gcloudEnv,
+  );
+  expect(again.status).toBe(0);
+  expect(eventNamed(again.events, "backup_completed").object).toBe(objectUrl);
+  const bucket = path.join(gcs, "guincho-dev-backups", "backups");
+  expect(listFiles(path.join(bucket, "data"))).toEqual([`${done.sha256}.sqlite3.gz`]);
+  expect(listFiles(path.join(bucket, "manifests"))).toHaveLength(2);
   const drill = runTool(
     "restore",
-    ["--source", "gs://guincho-dev-backups/backups", "--drill", "--database", database],
+    [
+      ...["--source", "gs://guincho-dev-backups/backups", "--drill", "--database", database],
+      ...["--backup", String(done.backup)],
+    ],
     { env: { ...env, ...gcloudEnv } },
   );
   expect(drill.status).toBe(0);
