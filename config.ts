@@ -238,7 +238,10 @@ export const StageConfigSchema = z.strictObject({
         .max(365)
         .default(14)
         .describe("Days the daily data-disk snapshots are kept."),
-      snapshotAt: hhmm.default("04:00").describe("Daily snapshot time, UTC (GCE schedules)."),
+      snapshotAt: z
+        .enum(["00:00", "04:00", "08:00", "12:00", "16:00", "20:00"])
+        .default("04:00")
+        .describe("Daily snapshot time, UTC: GCE daily schedules start at one of these hours."),
     })
     .describe("The VM that runs the app."),
   sheets: z
@@ -319,12 +322,22 @@ export const StageConfigSchema = z.strictObject({
         .string()
         .min(1)
         .default("examples/sample-app")
-        .describe("Release to deploy: a .tar.gz archive, or an app directory packed at plan."),
+        .describe(
+          "Release to deploy, relative to the repository: an app directory with a " +
+            "release.json (packed reproducibly) or a .tar.gz built from one.",
+        ),
       version: z
         .string()
-        .regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, { error: "expected a version like 1.4.2" })
-        .default("0.1.0"),
-      keepReleases: z.number().int().min(2).max(20).default(5),
+        .regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, { error: "expected a version like 1.4.2" })
+        .optional()
+        .describe("Overrides a directory's release.json version; must match an archive's."),
+      keepReleases: z
+        .number()
+        .int()
+        .min(2)
+        .max(20)
+        .default(5)
+        .describe("Releases kept on the host for a quick rollback."),
     })
     .prefault({})
     .describe("The app release this stage runs."),
@@ -390,6 +403,21 @@ export const StageConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe("Preventive maintenance."),
+  routines: z
+    .strictObject({
+      errorReviewAt: hhmm.default("07:00").describe("Daily error review, local time."),
+      perfAuditAt: weekdayTime.default("Mon 06:00").describe("Weekly performance audit."),
+      securityCheckAt: weekdayTime.default("Mon 06:30").describe("Weekly security check."),
+      capacityReportAt: z
+        .string()
+        .regex(/^(0[1-9]|1\d|2[0-8]) ([01]\d|2[0-3]):[0-5]\d$/, {
+          error: 'expected a day of the month 01-28 and a time, like "01 07:00"',
+        })
+        .default("01 07:00")
+        .describe("Monthly capacity report: day of the month and local time."),
+    })
+    .prefault({})
+    .describe("Host report routines (systemd timers on the VM), in the stage's time zone."),
 });
 
 /** The config of a stage exactly as validated (defaults applied). */

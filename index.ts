@@ -3,12 +3,17 @@
  * Google provider for the stage's project, composes the components and exports what an
  * operator needs. Components receive plain values; none of them reads config.
  */
+import * as path from "path";
 import * as gcp from "@pulumi/gcp";
 import type * as pulumi from "@pulumi/pulumi";
 import { loadStageConfig } from "./config";
 import { BackupBucket } from "./components/backupBucket";
 import { Identity } from "./components/identity";
 import { Network } from "./components/network";
+import { Artifacts } from "./components/artifacts";
+import { readHostBundle } from "./components/hostFiles";
+import { Release } from "./components/release";
+import { Server } from "./components/server";
 import { Dns } from "./components/dns";
 import { LoadBalancer } from "./components/loadBalancer";
 import { Tls } from "./components/tls";
@@ -73,13 +78,65 @@ const network = new Network(
 );
 
 // --- server: the VM, its data disk, host bootstrap, artifacts bucket --------------------
+const hostBundle = readHostBundle(path.join(__dirname, "host"));
+const artifacts = new Artifacts(
+  cfg.namePrefix,
+  {
+    bucketName: cfg.artifactsBucketName,
+    location: cfg.region,
+    labels: cfg.commonLabels,
+    readerEmail: identity.appServiceAccountEmail,
+    bundle: hostBundle,
+    protect: cfg.protect,
+  },
+  { ...opts, dependsOn: identity.services },
+);
+const server = new Server(
+  cfg.namePrefix,
+  {
+    zone: cfg.zone,
+    region: cfg.region,
+    machineType: cfg.server.machineType,
+    bootDiskGb: cfg.server.bootDiskGb,
+    dataDisk: {
+      sizeGb: cfg.server.dataDiskGb,
+      type: cfg.server.dataDiskType,
+      snapshotRetentionDays: cfg.server.snapshotRetentionDays,
+      snapshotAt: cfg.server.snapshotAt,
+    },
+    subnetSelfLink: network.subnetSelfLink,
+    networkSelfLink: network.networkSelfLink,
+    networkTag: network.appTag,
+    serviceAccountEmail: identity.appServiceAccountEmail,
+    host: {
+      stage: cfg.stage,
+      gcpProject: cfg.gcpProject,
+      timeZone: cfg.timeZone,
+      backupBucketName: cfg.backupBucketName,
+      artifactsBucketName: cfg.artifactsBucketName,
+      secretId: identity.appSecretId,
+      bundle: { objectName: hostBundle.objectName, digest: hostBundle.digest },
+      routines: {
+        backupDailyAt: cfg.backup.dailyAt,
+        backupWeeklyAt: cfg.backup.weeklyAt,
+        drillAt: cfg.backup.drillAt,
+        ...cfg.routines,
+      },
+      backupLocalCopies: cfg.backup.localCopies,
+      keepReleases: cfg.release.keepReleases,
+      bootDiskGb: cfg.server.bootDiskGb,
+      accessLogFormat: hostBundle.accessLogFormat,
+    },
+    labels: cfg.commonLabels,
+    protect: cfg.protect,
+  },
+  { ...opts, dependsOn: [...identity.services, ...artifacts.bootDependencies] },
+);
 
 // --- edge: DNS, TLS certificate, HTTPS load balancer ------------------------------------
 // NOTE: with edge.enabled false (dev) nothing public is declared at all: no address, no
 // forwarding rule, no DNS record. The app is reached through an IAP tunnel (docs/edge.md).
-// TEMPORARY until the server section lands: the instance group by name.
-const instanceGroupSelfLink = `projects/${cfg.gcpProject}/zones/${cfg.zone}/instanceGroups/${cfg.namePrefix}-app`;
-const edge = cfg.edge.enabled ? declareEdge(instanceGroupSelfLink) : undefined;
+const edge = cfg.edge.enabled ? declareEdge(server.instanceGroupSelfLink) : undefined;
 
 function declareEdge(instanceGroup: pulumi.Input<string>) {
   const after = { ...opts, dependsOn: identity.services };
@@ -158,6 +215,19 @@ const maintenance = new Maintenance(
 );
 
 // --- release: the app version this stage runs ------------------------------------------
+const release = new Release(
+  cfg.namePrefix,
+  {
+    archive: path.resolve(__dirname, cfg.release.archive),
+    version: cfg.release.version,
+    artifactsBucket: artifacts.bucketName,
+    instanceName: server.instanceName,
+    zone: cfg.zone,
+    project: cfg.gcpProject,
+    keepReleases: cfg.release.keepReleases,
+  },
+  { ...opts, dependsOn: [server] },
+);
 
 export const stage = cfg.stage;
 export const gcpProject = cfg.gcpProject;
@@ -170,6 +240,13 @@ export const appSecretId = identity.appSecretId;
 export const networkName = network.networkName;
 export const subnetName = network.subnetName;
 export const backupBucket = backups.bucketName;
+// server
+export const instanceName = server.instanceName;
+export const zone = server.zone;
+export const instanceGroup = server.instanceGroupSelfLink;
+export const dataDiskName = server.dataDiskName;
+export const artifactsBucket = artifacts.bucketName;
+export const hostBundleObject = artifacts.hostBundleObject;
 export const backupUrl = backups.backupUrl;
 export const url = cfg.edge.enabled ? `https://${cfg.fqdn}/` : "none (no load balancer: see docs)";
 // edge: undefined (absent) in a stage without the load balancer
@@ -185,3 +262,7 @@ export const uptimeCheckId = monitoring.uptimeCheckId ?? "none (no load balancer
 export const alertPolicyNames = monitoring.alertPolicyNames;
 export const notificationChannels = monitoring.notificationChannels;
 export const patchSchedule = maintenance.schedule;
+// release
+export const releaseVersion = release.version;
+export const releaseSha256 = release.sha256;
+export const releaseArchive = release.archiveUrl;

@@ -7,6 +7,9 @@ module.exports = {
   // Each file runs the Pulumi program in its own module registry; two workers fit 2 cores.
   maxWorkers: 2,
   testTimeout: 30000,
+  // The committed stacks run once, in parallel processes, before the test files start.
+  globalSetup: "<rootDir>/tests/helpers/global-setup.ts",
+  globalTeardown: "<rootDir>/tests/helpers/global-teardown.ts",
   collectCoverageFrom: ["*.ts", "components/**/*.ts", "policies/**/*.ts", "tools/**/*.ts"],
   coveragePathIgnorePatterns: ["/node_modules/", "/tests/", "jest.config.js"],
   coverageThreshold: {

@@ -8,6 +8,7 @@
  * each problem on its own line on stderr, with no stack trace and nothing declared.
  */
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { parseArgs } from "util";
 import { ConfigError, STAGES, stageOfStack } from "../config";
 import { evaluatePolicies, type Finding } from "../policies/evaluate";
@@ -227,6 +228,12 @@ export async function main(
     }
     if (e instanceof StackFileError) {
       err(e.message);
+      return 2;
+    }
+    if (pulumi.ResourceError.isInstance(e) || pulumi.RunError.isInstance(e)) {
+      // A component refused its arguments: a mistake in config, explained by the message.
+      err(`The program refused this stack's settings; nothing was planned:`);
+      err((e as Error).message);
       return 2;
     }
     throw e;
