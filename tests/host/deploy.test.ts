@@ -267,6 +267,31 @@ describe("deploy", () => {
     });
   });
 
+  it("fetches a gs:// archive through gcloud storage cp and keeps an unchanged release", async () => {
+    const gcloud = path.join(stage.dir, "gcloud");
+    const calls = path.join(stage.dir, "gcloud-calls");
+    fs.writeFileSync(
+      gcloud,
+      `#!/bin/sh\necho "$*" >> ${calls}\ncp ${built["1.3.0"].archive} "$4"\n`,
+      { mode: 0o755 },
+    );
+    const url = `gs://guincho-artifacts/releases/${built["1.3.0"].sha256}.tar.gz`;
+    const run = await runTool(
+      "deploy",
+      ["--archive", url, "--sha256", built["1.3.0"].sha256, "--gcloud", gcloud, "--no-backup"],
+      stage.env,
+    );
+    expect(run.status).toBe(0);
+    const [call] = fs.readFileSync(calls, "utf8").trim().split("\n");
+    expect(call).toMatch(new RegExp(`^storage cp ${url} ${stage.env.GUINCHO_RELEASES_DIR}/`));
+    expect(run.events.at(-1)).toMatchObject({
+      event: "deploy_completed",
+      release: rid(built["1.3.0"]),
+      unchanged: true,
+    });
+    expect(fs.readdirSync(path.join(stage.env.GUINCHO_RELEASES_DIR, ".incoming"))).toEqual([]);
+  });
+
   it("names the flag, the value and what is allowed for a bad --sha256", async () => {
     const run = await deploy(built["1.3.0"], ["--sha256", "abc"]);
     expect(run.status).toBe(2);

@@ -18,7 +18,9 @@ from guincho_sample.db import connect, log, schema_version
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # NOTE: drills only: a migration whose second statement fails, to prove the first is undone.
-_FAILING_SQL = "CREATE TABLE drill_half_applied (id INTEGER);\nINSERT INTO no_such_table VALUES (1);"
+_FAILING_SQL = (
+    "CREATE TABLE drill_half_applied (id INTEGER);\nINSERT INTO no_such_table VALUES (1);"
+)
 
 
 def pending(current: int) -> list[tuple[int, str, str]]:
