@@ -105,11 +105,16 @@ describe("derivations", () => {
   });
 });
 
-describe("component guards", () => {
+describe("components built alone", () => {
+  const declared: pulumi.runtime.MockResourceArgs[] = [];
+
   beforeAll(() => {
     pulumi.runtime.setMocks(
       {
-        newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }),
+        newResource: (args) => {
+          declared.push(args);
+          return { id: `${args.name}-id`, state: { ...args.inputs, name: args.inputs.name } };
+        },
         call: () => ({}),
       },
       "guincho",
@@ -151,6 +156,22 @@ describe("component guards", () => {
     ],
   ])("Identity fails on %p", (change, message) => {
     expect(() => new Identity("guards", { ...args, ...change })).toThrow(message);
+  });
+
+  test("Network targets the network tag when it is given no service account", async () => {
+    const network = new Network("tagged", {
+      project: "guincho-lacerda-dev",
+      region: "southamerica-east1",
+      subnetCidr: "10.10.0.0/24",
+      flowLogSampling: 0.2,
+    });
+    await new Promise((done) => pulumi.all(network.firewallNames).apply(done));
+    const ssh = declared.find((r) => r.name === "tagged-allow-iap-ssh");
+    expect(ssh?.inputs.targetTags).toEqual(["guincho-app"]);
+    expect(ssh?.inputs.targetServiceAccounts).toBeUndefined();
+    expect(declared.filter((r) => r.name.startsWith("tagged-allow-")).map((r) => r.name)).toEqual([
+      "tagged-allow-iap-ssh",
+    ]);
   });
 
   test("Network fails on a flow sampling of 0, which would record nothing", () => {
