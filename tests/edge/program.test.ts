@@ -281,9 +281,13 @@ describe("load balancer", () => {
       logConfig: { enable: true, sampleRate: 1 },
       customResponseHeaders: ["Strict-Transport-Security: max-age=31536000; includeSubDomains"],
     });
-    const backends = backend.props.backends as Record<string, unknown>[];
-    expect(backends).toHaveLength(1);
-    expect(backends[0]).toMatchObject({ balancingMode: "UTILIZATION", capacityScaler: 1 });
+    expect(backend.props.backends).toEqual([
+      {
+        group: `${MOCK_LINK}/gcp:compute/instanceGroup:InstanceGroup/guincho-prod-app`,
+        balancingMode: "UTILIZATION",
+        capacityScaler: 1,
+      },
+    ]);
   });
 
   test("the backend's log sample rate follows edge.logSampleRate", () => {
