@@ -408,3 +408,21 @@ test("stops the running app, swaps the database, starts the app again and checks
     blue("stop");
   }
 });
+
+test("refuses a manifest whose object is not data/<its sha256>.sqlite3.gz", () => {
+  const store = damagedSource("object-path", (_store, manifest) => {
+    manifest.object = "../../etc/passwd";
+  });
+  const result = restore([
+    "--source",
+    `file://${store}`,
+    "--backup",
+    String(first.backup),
+    "--drill",
+  ]);
+  expect(result.status).toBe(1);
+  expect(eventNamed(result.events, "restore_drill_failed").reason).toBe(
+    `manifest file://${store}/manifests/${first.backup}.json names object '../../etc/passwd'; ` +
+      "a backup's object is data/<its sha256>.sqlite3.gz",
+  );
+});

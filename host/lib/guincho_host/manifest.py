@@ -31,6 +31,7 @@ KINDS = ("pre-deploy", "daily", "weekly")
 DATA_DIR = "data"
 MANIFEST_DIR = "manifests"
 CHUNK = 1024 * 1024
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 NAME_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-(pre-deploy|daily|weekly)-[0-9a-f]{12}$")
 
 
@@ -99,6 +100,11 @@ def parse_manifest(text: str, where: str) -> Manifest:
     for key, kind in _REQUIRED.items():
         if not isinstance(data.get(key), kind):
             raise ManifestError(f"manifest {where} lacks {key!r} (a {kind.__name__})")
+    if data["object"] != data_path(data["sha256"]) or not SHA_RE.match(data["sha256"]):
+        raise ManifestError(
+            f"manifest {where} names object {data['object']!r}; a backup's object is "
+            f"{DATA_DIR}/<its sha256>.sqlite3.gz"
+        )
     known = set(Manifest.__dataclass_fields__)
     return Manifest(**{key: value for key, value in data.items() if key in known})
 
