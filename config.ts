@@ -403,21 +403,6 @@ export const StageConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe("Preventive maintenance."),
-  routines: z
-    .strictObject({
-      errorReviewAt: hhmm.default("07:00").describe("Daily error review, local time."),
-      perfAuditAt: weekdayTime.default("Mon 06:00").describe("Weekly performance audit."),
-      securityCheckAt: weekdayTime.default("Mon 06:30").describe("Weekly security check."),
-      capacityReportAt: z
-        .string()
-        .regex(/^(0[1-9]|1\d|2[0-8]) ([01]\d|2[0-3]):[0-5]\d$/, {
-          error: 'expected a day of the month 01-28 and a time, like "01 07:00"',
-        })
-        .default("01 07:00")
-        .describe("Monthly capacity report: day of the month and local time."),
-    })
-    .prefault({})
-    .describe("Host report routines (systemd timers on the VM), in the stage's time zone."),
 });
 
 /** The config of a stage exactly as validated (defaults applied). */

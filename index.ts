@@ -11,7 +11,7 @@ import { BackupBucket } from "./components/backupBucket";
 import { Identity } from "./components/identity";
 import { Network } from "./components/network";
 import { Artifacts } from "./components/artifacts";
-import { readHostBundle } from "./components/hostFiles";
+import { readHostBundle, REPORT_TIMES } from "./components/hostFiles";
 import { Release } from "./components/release";
 import { Server } from "./components/server";
 import { Dns } from "./components/dns";
@@ -120,7 +120,7 @@ const server = new Server(
         backupDailyAt: cfg.backup.dailyAt,
         backupWeeklyAt: cfg.backup.weeklyAt,
         drillAt: cfg.backup.drillAt,
-        ...cfg.routines,
+        ...REPORT_TIMES,
       },
       backupLocalCopies: cfg.backup.localCopies,
       keepReleases: cfg.release.keepReleases,
