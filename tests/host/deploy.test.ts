@@ -292,6 +292,27 @@ describe("deploy", () => {
     expect(fs.readdirSync(path.join(stage.env.GUINCHO_RELEASES_DIR, ".incoming"))).toEqual([]);
   });
 
+  it("takes its defaults from the host env file when sudo has cleared the environment", async () => {
+    const { GUINCHO_BACKUP_URL: backupUrl, ...cleared } = stage.env;
+    const args = ["--archive", built["1.3.0"].archive];
+    const without = await runTool("deploy", args, { ...cleared, GUINCHO_BACKUP_URL: "" });
+    expect(without.status).toBe(2);
+    expect(without.stderr).toBe(
+      "deploy: error: --backup-destination is empty; set GUINCHO_BACKUP_URL or the flag, or " +
+        "pass --no-backup to deploy without a pre-deploy backup\n",
+    );
+    fs.writeFileSync(
+      cleared.GUINCHO_HOST_ENV,
+      `GUINCHO_STAGE=dev\nGUINCHO_BACKUP_URL=${backupUrl}\n`,
+    );
+    const env: Record<string, string | undefined> = { ...process.env, ...cleared };
+    delete env.GUINCHO_BACKUP_URL;
+    const run = await runTool("deploy", args, env as Record<string, string>);
+    fs.rmSync(cleared.GUINCHO_HOST_ENV);
+    expect(run.status).toBe(0);
+    expect(run.events.at(-1)).toMatchObject({ event: "deploy_completed", unchanged: true });
+  });
+
   it("names the flag, the value and what is allowed for a bad --sha256", async () => {
     const run = await deploy(built["1.3.0"], ["--sha256", "abc"]);
     expect(run.status).toBe(2);

@@ -108,6 +108,7 @@ export async function createStage(dir: string, drainTimeout = 10): Promise<Stage
   const runDir = path.join(dir, "run");
   const databasePath = path.join(dir, "data", "db", "guincho.sqlite3");
   const env = {
+    GUINCHO_HOST_ENV: path.join(dir, "etc", "host.env"),
     GUINCHO_SERVICE_CONTROL: "process",
     GUINCHO_RUN_DIR: runDir,
     GUINCHO_RELEASES_DIR: path.join(dir, "releases"),
