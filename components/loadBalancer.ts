@@ -130,6 +130,21 @@ export class LoadBalancer extends pulumi.ComponentResource {
         this,
       );
     }
+    if (logSampleRate === 0) {
+      pulumi.log.warn(
+        `LoadBalancer ${name}: logSampleRate is 0, so no request reaches the access log; the ` +
+          "operators' reviews and Cloud Armor's decisions will have nothing to show",
+        this,
+      );
+    }
+    if ((args.wafRules ?? []).length === 0) {
+      pulumi.log.warn(
+        `LoadBalancer ${name}: no preconfigured WAF rule set is enforced (wafRules is empty); ` +
+          'the public edge then only rate-limits. Consider at least "sqli-v33-stable" and ' +
+          '"xss-v33-stable"',
+        this,
+      );
+    }
     const labels = args.labels ?? {};
     const child = { parent: this };
     const kept = { parent: this, protect: args.protect ?? false };

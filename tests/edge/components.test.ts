@@ -81,3 +81,23 @@ describe("components refuse what config would have caught", () => {
     );
   });
 });
+
+describe("components warn about odd but valid settings", () => {
+  test("warns when the access log is off and when no WAF rule set is enforced", () => {
+    const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+    new LoadBalancer("lb-quiet", {
+      instanceGroup: "group",
+      certificateMap: "map",
+      sslPolicy: "policy",
+      logSampleRate: 0,
+    });
+    expect(warn.mock.calls.map((call) => call[0])).toEqual([
+      "LoadBalancer lb-quiet: logSampleRate is 0, so no request reaches the access log; the " +
+        "operators' reviews and Cloud Armor's decisions will have nothing to show",
+      "LoadBalancer lb-quiet: no preconfigured WAF rule set is enforced (wafRules is empty); " +
+        'the public edge then only rate-limits. Consider at least "sqli-v33-stable" and ' +
+        '"xss-v33-stable"',
+    ]);
+    warn.mockRestore();
+  });
+});
