@@ -311,7 +311,7 @@ function performanceAlerts(ctx: AlertContext): AlertSpec[] {
           "The app (or nginx in front of it) answers with server errors. 502/503 usually " +
           "mean the app is down or restarting; 500 means it crashes on some requests.",
         checks: [
-          "Logs Explorer: the load balancer's requests with status >= 500: which paths, since when?",
+          "Logs Explorer: load balancer requests with status >= 500: which paths, since when?",
           "On the VM: `journalctl -u 'guincho-app@*' --since -30min` for tracebacks.",
           "A deploy in the last hour? Roll back first, investigate after (release runbook).",
         ],

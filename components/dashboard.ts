@@ -68,6 +68,7 @@ function chart(
 
 const LB = 'resource.type="https_lb_rule"';
 const VM = 'resource.type="gce_instance"';
+const USED = 'metric.label.state="used"';
 
 function edgeWidgets(t: AlertThresholds): Widget[] {
   const latency = `metric.type="loadbalancing.googleapis.com/https/total_latencies" AND ${LB}`;
@@ -173,7 +174,7 @@ function hostWidgets(t: AlertThresholds): Widget[] {
       "%",
       [
         {
-          filter: `metric.type="agent.googleapis.com/memory/percent_used" AND ${VM} AND metric.label.state="used"`,
+          filter: `metric.type="agent.googleapis.com/memory/percent_used" AND ${VM} AND ${USED}`,
           aligner: "ALIGN_MEAN",
         },
       ],
@@ -184,7 +185,7 @@ function hostWidgets(t: AlertThresholds): Widget[] {
       "%",
       [
         {
-          filter: `metric.type="agent.googleapis.com/disk/percent_used" AND ${VM} AND metric.label.state="used"`,
+          filter: `metric.type="agent.googleapis.com/disk/percent_used" AND ${VM} AND ${USED}`,
           aligner: "ALIGN_MEAN",
           reducer: "REDUCE_MAX",
           groupBy: ["metric.label.device"],

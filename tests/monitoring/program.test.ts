@@ -42,8 +42,9 @@ function summary(stage: Stage, id: string) {
 }
 
 const VM = 'resource.type="gce_instance"';
-const LB_REQUESTS =
-  'metric.type="loadbalancing.googleapis.com/https/request_count" AND resource.type="https_lb_rule"';
+const LB = 'resource.type="https_lb_rule"';
+const LB_REQUESTS = `metric.type="loadbalancing.googleapis.com/https/request_count" AND ${LB}`;
+const USED = 'metric.label.state="used"';
 const AUDIT = 'logName:"cloudaudit.googleapis.com%2Factivity"';
 
 const FILTERS: Record<string, string> = {
@@ -51,13 +52,13 @@ const FILTERS: Record<string, string> = {
     'metric.type="monitoring.googleapis.com/uptime_check/check_passed" AND ' +
     'resource.type="uptime_url" AND resource.label.host="HOST"',
   "host-silent": `metric.type="agent.googleapis.com/agent/uptime" AND ${VM}`,
-  "release-failed": `${VM} AND jsonPayload.event=("deploy_failed" OR "rollback_failed" OR "restore_failed")`,
-  "lb-latency-p95":
-    'metric.type="loadbalancing.googleapis.com/https/total_latencies" AND resource.type="https_lb_rule"',
+  "release-failed":
+    `${VM} AND jsonPayload.event=("deploy_failed" OR "rollback_failed" OR ` + '"restore_failed")',
+  "lb-latency-p95": `metric.type="loadbalancing.googleapis.com/https/total_latencies" AND ${LB}`,
   "lb-5xx-ratio": `${LB_REQUESTS} AND metric.label.response_code_class=500`,
   "vm-cpu": `metric.type="compute.googleapis.com/instance/cpu/utilization" AND ${VM}`,
-  "vm-memory": `metric.type="agent.googleapis.com/memory/percent_used" AND ${VM} AND metric.label.state="used"`,
-  "vm-disk": `metric.type="agent.googleapis.com/disk/percent_used" AND ${VM} AND metric.label.state="used"`,
+  "vm-memory": `metric.type="agent.googleapis.com/memory/percent_used" AND ${VM} AND ${USED}`,
+  "vm-disk": `metric.type="agent.googleapis.com/disk/percent_used" AND ${VM} AND ${USED}`,
   "backup-stale": `metric.type="logging.googleapis.com/user/guincho/backup_completed" AND ${VM}`,
   "backup-failed": `${VM} AND jsonPayload.event="backup_failed"`,
   "restore-drill-failed": `${VM} AND jsonPayload.event="restore_drill_failed"`,
@@ -65,11 +66,13 @@ const FILTERS: Record<string, string> = {
   "backup-bucket-size":
     'metric.type="storage.googleapis.com/storage/total_bytes" AND resource.type="gcs_bucket" ' +
     'AND resource.label.bucket_name="guincho-lacerda-STAGE-backups"',
-  "disk-fill-forecast": `metric.type="agent.googleapis.com/disk/percent_used" AND ${VM} AND metric.label.state="used"`,
+  "disk-fill-forecast": "",
   "iam-policy-changed":
     `${AUDIT} AND (protoPayload.methodName:"SetIamPolicy" OR ` +
     'protoPayload.methodName="storage.setIamPermissions")',
-  "firewall-changed": `${AUDIT} AND resource.type="gce_firewall_rule" AND protoPayload.methodName:"compute.firewalls."`,
+  "firewall-changed":
+    `${AUDIT} AND resource.type="gce_firewall_rule" AND ` +
+    'protoPayload.methodName:"compute.firewalls."',
   "sa-key-created":
     `${AUDIT} AND protoPayload.methodName=("google.iam.admin.v1.CreateServiceAccountKey" OR ` +
     '"google.iam.admin.v1.UploadServiceAccountKey")',
@@ -80,6 +83,9 @@ const FILTERS: Record<string, string> = {
     'metric.type="networksecurity.googleapis.com/https/request_count" AND ' +
     'resource.type="network_security_policy" AND metric.label.blocked=true',
 };
+
+// The forecast watches the same series as the disk alert, with another threshold.
+FILTERS["disk-fill-forecast"] = FILTERS["vm-disk"];
 
 const GIB = 1024 ** 3;
 const DEV_ALL = ["email-marina-souza"];
