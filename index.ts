@@ -161,7 +161,6 @@ function declareEdge(instanceGroup: pulumi.Input<string>) {
     },
     after,
   );
-  const contact = cfg.contacts.find((c) => c.role === "owner" || c.role === "on-call");
   const dns = new Dns(
     cfg.namePrefix,
     {
@@ -171,7 +170,8 @@ function declareEdge(instanceGroup: pulumi.Input<string>) {
       ipv4Address: lb.ipv4Address,
       ipv6Address: lb.ipv6Address,
       certificateChallenge: tls.challengeRecord,
-      caaIodef: contact ? `mailto:${contact.email}` : undefined,
+      // NOTE: no CAA iodef: it would publish a person's address in public DNS for reports
+      // that few CAs send.
       extraRecords: cfg.edge.extraRecords,
       protect: cfg.protect,
       labels: cfg.commonLabels,

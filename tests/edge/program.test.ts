@@ -108,12 +108,7 @@ describe("DNS", () => {
         name: "guincholacerda.com.br.",
         type: "CAA",
         ttl: 3600,
-        rrdatas: [
-          '0 issue "pki.goog"',
-          '0 issue "letsencrypt.org"',
-          '0 issuewild ";"',
-          '0 iodef "mailto:rafael.lacerda@guincholacerda.com.br"',
-        ],
+        rrdatas: ['0 issue "pki.goog"', '0 issue "letsencrypt.org"', '0 issuewild ";"'],
       },
       "guincho-prod-cert-auth-cname": {
         name: "_acme-challenge.app.guincholacerda.com.br.",
