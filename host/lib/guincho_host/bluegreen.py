@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from guincho_host.events import Stopwatch, emit
 from guincho_host.nginx import Nginx, NginxError
@@ -182,9 +182,11 @@ def abandon(host: Host, colour: str) -> None:
     host.save()
 
 
-def recover(host: Host, op: str, load_release: Any) -> None:
+def recover(host: Host, op: str, load_release: Callable[[str], Release | None]) -> None:
     """Finishes or undoes what a killed deploy or rollback left in ``pending``.
 
+    Finished when nginx may already point at the new colour and it is healthy; otherwise
+    nginx is pointed back at the serving colour and the new one is stopped.
     ``load_release(release_id)`` returns the installed :class:`Release` or None.
     """
     pending = host.state.get("pending")

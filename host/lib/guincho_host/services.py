@@ -337,7 +337,7 @@ def from_env(environ: dict[str, str] | None = None) -> ServiceControl:
                 "GUINCHO_SERVICE_CONTROL=process needs GUINCHO_RUN_DIR, the directory for pid "
                 "files, logs and launch specs"
             )
-        timeout_text = env.get("GUINCHO_STOP_TIMEOUT", str(DEFAULT_STOP_TIMEOUT))
+        timeout_text = env.get("GUINCHO_STOP_TIMEOUT") or str(DEFAULT_STOP_TIMEOUT)
         try:
             timeout = float(timeout_text)
         except ValueError:
