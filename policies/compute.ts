@@ -9,8 +9,9 @@ import {
   type ResourceValidation,
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
+  type PolicyConfigSchema,
 } from "@pulumi/policy";
-import { arrayOf, describe, lastSegment, metadataFlag, objectOf, quote } from "./util";
+import { configOf, arrayOf, describe, lastSegment, metadataFlag, objectOf, quote } from "./util";
 
 /** The part of an Instance, InstanceTemplate or RegionInstanceTemplate the rules read. */
 export interface VmProps {
@@ -216,21 +217,26 @@ interface MachineTypeConfig {
   allowedMachineTypes: string[];
 }
 
+const MACHINE_TYPES_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    allowedMachineTypes: {
+      type: "array",
+      items: { type: "string" },
+      default: ["e2-small", "e2-medium", "e2-standard-2", "e2-standard-4"],
+    },
+  },
+};
+
 export const allowedMachineTypes: ResourceValidationPolicy = {
   name: "compute-allowed-machine-types",
   description: "VMs must use a machine type allowed for the stage (cost and capacity control).",
   enforcementLevel: "mandatory",
-  configSchema: {
-    properties: {
-      allowedMachineTypes: {
-        type: "array",
-        items: { type: "string" },
-        default: ["e2-small", "e2-medium", "e2-standard-2", "e2-standard-4"],
-      },
-    },
-  },
+  configSchema: MACHINE_TYPES_SCHEMA,
   validateResource: onVms((props, args, report) => {
-    const { allowedMachineTypes: allowed } = args.getConfig<MachineTypeConfig>();
+    const { allowedMachineTypes: allowed } = configOf<MachineTypeConfig>(
+      MACHINE_TYPES_SCHEMA,
+      args,
+    );
     const machineType = typeof props.machineType === "string" ? props.machineType : undefined;
     if (machineType === undefined || !allowed.includes(lastSegment(machineType))) {
       report(

@@ -9,8 +9,9 @@ import {
   type ReportViolation,
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
+  type PolicyConfigSchema,
 } from "@pulumi/policy";
-import { arrayOf, describe, objectOf, quote } from "./util";
+import { configOf, arrayOf, describe, objectOf, quote } from "./util";
 
 /** The part of a Firewall the rules read. */
 export interface FirewallProps {
@@ -171,27 +172,29 @@ interface DatabasePortsConfig {
   databasePorts: number[];
 }
 
+const DATABASE_PORTS_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    databasePorts: {
+      type: "array",
+      items: { type: "integer" },
+      // MySQL, PostgreSQL, SQL Server, Oracle, MongoDB, Redis, Elasticsearch, Cassandra,
+      // CouchDB, Memcached.
+      default: [3306, 5432, 1433, 1521, 27017, 6379, 9200, 9042, 5984, 11211],
+    },
+  },
+};
+
 export const noInternetDatabasePorts: ResourceValidationPolicy = {
   name: "firewall-no-internet-database-ports",
   description: "Firewall rules must not open database and cache ports to the whole internet.",
   enforcementLevel: "mandatory",
-  configSchema: {
-    properties: {
-      databasePorts: {
-        type: "array",
-        items: { type: "integer" },
-        // MySQL, PostgreSQL, SQL Server, Oracle, MongoDB, Redis, Elasticsearch, Cassandra,
-        // CouchDB, Memcached.
-        default: [3306, 5432, 1433, 1521, 27017, 6379, 9200, 9042, 5984, 11211],
-      },
-    },
-  },
+  configSchema: DATABASE_PORTS_SCHEMA,
   validateResource: onFirewalls((props, args, report) => {
     const open = exposure(props);
     if (!open) {
       return;
     }
-    const { databasePorts } = args.getConfig<DatabasePortsConfig>();
+    const { databasePorts } = configOf<DatabasePortsConfig>(DATABASE_PORTS_SCHEMA, args);
     for (const allow of open.allows) {
       const hit = databasePorts.filter((p) => opensPort(allow, ["tcp", "udp"], p));
       if (hit.length > 0) {
@@ -209,20 +212,22 @@ interface WideRangeConfig {
   maxPortsPerRange: number;
 }
 
+const WIDE_RANGE_SCHEMA: PolicyConfigSchema = {
+  properties: { maxPortsPerRange: { type: "integer", minimum: 1, default: 1024 } },
+};
+
 export const noInternetWidePortRanges: ResourceValidationPolicy = {
   name: "firewall-no-internet-wide-port-ranges",
   description:
     "Firewall rules from the whole internet must not open all ports, all protocols or wide port ranges.",
   enforcementLevel: "mandatory",
-  configSchema: {
-    properties: { maxPortsPerRange: { type: "integer", minimum: 1, default: 1024 } },
-  },
+  configSchema: WIDE_RANGE_SCHEMA,
   validateResource: onFirewalls((props, args, report) => {
     const open = exposure(props);
     if (!open) {
       return;
     }
-    const { maxPortsPerRange } = args.getConfig<WideRangeConfig>();
+    const { maxPortsPerRange } = configOf<WideRangeConfig>(WIDE_RANGE_SCHEMA, args);
     for (const allow of open.allows) {
       const { ranges } = openedPorts(allow);
       const widest = Math.max(...ranges.map((r) => r.to - r.from + 1), 0);

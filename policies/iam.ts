@@ -6,9 +6,10 @@ import {
   type ReportViolation,
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
+  type PolicyConfigSchema,
 } from "@pulumi/policy";
 import { PUBLIC_MEMBERS } from "./storage";
-import { arrayOf, describe, objectOf, quote } from "./util";
+import { configOf, arrayOf, describe, objectOf, quote } from "./util";
 
 /** One role granted to some members. */
 export interface Grant {
@@ -120,29 +121,31 @@ interface PersonalConfig {
   personalDomains: string[];
 }
 
+const PERSONAL_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    personalDomains: {
+      type: "array",
+      items: { type: "string" },
+      default: [
+        "gmail.com",
+        "googlemail.com",
+        "hotmail.com",
+        "outlook.com",
+        "yahoo.com",
+        "live.com",
+      ],
+    },
+  },
+};
+
 export const noPersonalAccounts: ResourceValidationPolicy = {
   name: "iam-no-personal-accounts",
   description:
     "IAM should grant roles to the organization's accounts, not personal e-mail accounts.",
   enforcementLevel: "advisory",
-  configSchema: {
-    properties: {
-      personalDomains: {
-        type: "array",
-        items: { type: "string" },
-        default: [
-          "gmail.com",
-          "googlemail.com",
-          "hotmail.com",
-          "outlook.com",
-          "yahoo.com",
-          "live.com",
-        ],
-      },
-    },
-  },
+  configSchema: PERSONAL_SCHEMA,
   validateResource: onGrants((grant, args, report) => {
-    const { personalDomains } = args.getConfig<PersonalConfig>();
+    const { personalDomains } = configOf<PersonalConfig>(PERSONAL_SCHEMA, args);
     const personal = grant.members.filter((m) => {
       const domain = m.split("@")[1]?.toLowerCase();
       return m.startsWith("user:") && domain !== undefined && personalDomains.includes(domain);

@@ -9,9 +9,10 @@ import {
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
   type StackValidationPolicy,
+  type PolicyConfigSchema,
 } from "@pulumi/policy";
 import { isBackupBucket } from "./storage";
-import { arrayOf, describe, labelsOf, numberOf, objectOf, quote } from "./util";
+import { configOf, arrayOf, describe, labelsOf, numberOf, objectOf, quote } from "./util";
 
 const DAY_SECONDS = 86400;
 
@@ -77,21 +78,23 @@ function earlyDeletions(lifecycleRules: unknown, minDays: number): number[] {
     .filter((age): age is number => age !== undefined && age < minDays);
 }
 
+const RETENTION_SCHEMA: PolicyConfigSchema = {
+  properties: { minimumRetentionDays: { type: "integer", minimum: 1, default: 30 } },
+};
+
 export const backupRetention: ResourceValidationPolicy = {
   name: "backup-retention-minimum",
   description:
     "Backups (the backup bucket, snapshot schedules) must be kept at least the stage's minimum number of days.",
   enforcementLevel: "mandatory",
-  configSchema: {
-    properties: { minimumRetentionDays: { type: "integer", minimum: 1, default: 30 } },
-  },
+  configSchema: RETENTION_SCHEMA,
   validateResource: [
     validateResourceOfType(storage.Bucket, (bucket, args, report) => {
       const props = bucket as unknown as Record<string, unknown>;
       if (!isBackupBucket(props)) {
         return;
       }
-      const { minimumRetentionDays: minDays } = args.getConfig<RetentionConfig>();
+      const { minimumRetentionDays: minDays } = configOf<RetentionConfig>(RETENTION_SCHEMA, args);
       const minSeconds = minDays * DAY_SECONDS;
       const raw = objectOf(props.retentionPolicy).retentionPeriod;
       const period = numberOf(raw);
@@ -123,7 +126,7 @@ export const backupRetention: ResourceValidationPolicy = {
       const schedule = objectOf(policy.snapshotSchedulePolicy);
       const retention = objectOf(schedule.retentionPolicy);
       const kept = numberOf(retention.maxRetentionDays);
-      const { minimumRetentionDays: minDays } = args.getConfig<RetentionConfig>();
+      const { minimumRetentionDays: minDays } = configOf<RetentionConfig>(RETENTION_SCHEMA, args);
       if (kept !== undefined && kept < minDays) {
         report(
           `${describe(args)} keeps disk snapshots ${kept} days ` +
@@ -155,35 +158,37 @@ interface LabelsConfig {
   labelledTypes: string[];
 }
 
+const LABELS_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    requiredLabels: {
+      type: "array",
+      items: { type: "string" },
+      default: ["app", "stage", "managed-by"],
+    },
+    labelledTypes: {
+      type: "array",
+      items: { type: "string" },
+      default: [
+        "gcp:compute/instance:Instance",
+        "gcp:compute/instanceTemplate:InstanceTemplate",
+        "gcp:compute/disk:Disk",
+        "gcp:storage/bucket:Bucket",
+        "gcp:dns/managedZone:ManagedZone",
+        "gcp:secretmanager/secret:Secret",
+        "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+        "gcp:compute/globalAddress:GlobalAddress",
+      ],
+    },
+  },
+};
+
 export const requiredLabels: ResourceValidationPolicy = {
   name: "required-labels",
   description: "Resources that take labels should carry the labels app, stage and managed-by.",
   enforcementLevel: "advisory",
-  configSchema: {
-    properties: {
-      requiredLabels: {
-        type: "array",
-        items: { type: "string" },
-        default: ["app", "stage", "managed-by"],
-      },
-      labelledTypes: {
-        type: "array",
-        items: { type: "string" },
-        default: [
-          "gcp:compute/instance:Instance",
-          "gcp:compute/instanceTemplate:InstanceTemplate",
-          "gcp:compute/disk:Disk",
-          "gcp:storage/bucket:Bucket",
-          "gcp:dns/managedZone:ManagedZone",
-          "gcp:secretmanager/secret:Secret",
-          "gcp:compute/globalForwardingRule:GlobalForwardingRule",
-          "gcp:compute/globalAddress:GlobalAddress",
-        ],
-      },
-    },
-  },
+  configSchema: LABELS_SCHEMA,
   validateResource: (args, report) => {
-    const { requiredLabels: required, labelledTypes } = args.getConfig<LabelsConfig>();
+    const { requiredLabels: required, labelledTypes } = configOf<LabelsConfig>(LABELS_SCHEMA, args);
     if (!labelledTypes.includes(args.type)) {
       return;
     }

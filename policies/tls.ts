@@ -8,8 +8,9 @@ import {
   type ReportViolation,
   type ResourceValidationArgs,
   type ResourceValidationPolicy,
+  type PolicyConfigSchema,
 } from "@pulumi/policy";
-import { arrayOf, describe, quote } from "./util";
+import { configOf, arrayOf, describe, quote } from "./util";
 
 const TLS_VERSIONS = ["TLS_1_0", "TLS_1_1", "TLS_1_2", "TLS_1_3"];
 
@@ -41,17 +42,19 @@ interface MinTlsConfig {
   minimumTlsVersion: string;
 }
 
+const MIN_TLS_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    minimumTlsVersion: { type: "string", enum: ["TLS_1_2", "TLS_1_3"], default: "TLS_1_2" },
+  },
+};
+
 export const sslPolicyMinTls: ResourceValidationPolicy = {
   name: "tls-min-version",
   description: "SSL policies must require TLS 1.2 or later (the default minimum is TLS 1.0).",
   enforcementLevel: "mandatory",
-  configSchema: {
-    properties: {
-      minimumTlsVersion: { type: "string", enum: ["TLS_1_2", "TLS_1_3"], default: "TLS_1_2" },
-    },
-  },
+  configSchema: MIN_TLS_SCHEMA,
   validateResource: onSslPolicies((props, args, report) => {
-    const { minimumTlsVersion } = args.getConfig<MinTlsConfig>();
+    const { minimumTlsVersion } = configOf<MinTlsConfig>(MIN_TLS_SCHEMA, args);
     const version = typeof props.minTlsVersion === "string" ? props.minTlsVersion : "TLS_1_0";
     if (TLS_VERSIONS.indexOf(version) < TLS_VERSIONS.indexOf(minimumTlsVersion)) {
       const shown =

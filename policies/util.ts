@@ -1,5 +1,5 @@
 /** Small helpers shared by the rule files: reading props the way Google Cloud reads them. */
-import type { ResourceValidationArgs } from "@pulumi/policy";
+import type { PolicyConfigSchema, ResourceValidationArgs } from "@pulumi/policy";
 
 /** `Instance "app"`: the resource's kind (last part of its type token) and its name. */
 export function describe(args: { type: string; name: string }): string {
@@ -79,7 +79,19 @@ export function numberOf(value: unknown): number | undefined {
   return undefined;
 }
 
-/** The config the stage gives a policy, typed. */
-export function configOf<T extends object>(args: Pick<ResourceValidationArgs, "getConfig">): T {
-  return args.getConfig<T>();
+/**
+ * A policy's config: the schema's defaults, overlaid with what the run configured. The
+ * CrossGuard SDK's getConfig returns only the configured values, so a rule never relies on
+ * the engine having filled in the defaults.
+ */
+export function configOf<T extends object>(
+  schema: PolicyConfigSchema,
+  args: Pick<ResourceValidationArgs, "getConfig">,
+): T {
+  const defaults = Object.fromEntries(
+    Object.entries(schema.properties)
+      .filter(([, property]) => property.default !== undefined)
+      .map(([key, property]) => [key, property.default]),
+  );
+  return { ...defaults, ...args.getConfig<Record<string, unknown>>() } as T;
 }
