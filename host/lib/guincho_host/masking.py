@@ -6,8 +6,10 @@ the same replacement, in every table, during one run: the replacement is drawn f
 generator seeded with HMAC-SHA256(run key, family, normalised value). The run key is random
 and lives only in memory, so nobody can recompute a replacement or invert it afterwards.
 
-Replacements never collide (two originals never share one replacement, so unique columns
-stay unique) and never equal or contain an original value of any masked column.
+Replacements of identifying values never collide (two originals never share one
+replacement, so unique columns stay unique). No replacement equals an original value of
+any masked column, nor contains an identifying one (see ``identifying``): a common name such
+as "Ana Lima" may appear inside "Ana Lima Prado" by chance, a CPF or a phone may not.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from guincho_host import brdata
 
@@ -147,12 +149,14 @@ class Masker:
 
     key: bytes
     originals: set[str] = field(default_factory=set)
+    whole: set[str] = field(default_factory=set)
+    identifying: set[str] = field(default_factory=set)
     _done: dict[tuple[str, str], str] = field(default_factory=dict)
     _taken: dict[str, set[str]] = field(default_factory=dict)
     _normal_originals: dict[str, set[str]] = field(default_factory=dict)
     finder: LeakFinder = field(default_factory=lambda: LeakFinder(()))
     _strategy_of: dict[str, str] = field(default_factory=dict)
-    _text_pattern: re.Pattern[str] = field(default_factory=lambda: _text_pattern([]))
+    _known: "KnownFinder" = field(default_factory=lambda: KnownFinder(()))
 
     def learn(self, strategy: str, values: Iterable[str]) -> None:
         """Records the original values of a masked column before anything is replaced."""
@@ -161,19 +165,26 @@ class Masker:
             text = value.strip()
             if text:
                 self.originals.add(text)
+                if len(text) >= MIN_SCAN_LENGTH:
+                    self.whole.add(text.casefold())
+                    if _identifying(family, text):
+                        self.identifying.add(text)
                 self._normal_originals.setdefault(family, set()).add(_normalise(family, text))
                 self._strategy_of.setdefault(text.casefold(), strategy)
 
     def seal(self) -> None:
         """Builds the leak finder, and the finder of known names in free text."""
-        self.finder = LeakFinder(self.originals)
+        self.finder = LeakFinder(self.identifying)
         # Originals quoted whole inside free text (a word boundary on each side).
-        self._text_pattern = _text_pattern(
-            v for v in self.originals if len(v) >= (8 if v.isdigit() else 4)
+        self._known = KnownFinder(
+            (v, self._strategy_of[v.casefold()])
+            for v in self.originals
+            if len(v) >= (8 if v.isdigit() else 4)
         )
 
     def leaks(self, text: str) -> bool:
-        return self.finder.in_text(text)
+        """True when ``text`` is an original value, or holds an identifying one."""
+        return text.strip().casefold() in self.whole or self.finder.in_text(text)
 
     def _rng(self, family: str, normal: str, attempt: int) -> random.Random:
         message = f"{family}\0{normal}\0{attempt}".encode("utf-8")
@@ -210,7 +221,9 @@ class Masker:
     def person_name(self, value: str) -> str:
         if _COMPANY_SUFFIX.search(value.strip()):
             return self.company_name(value)
-        words = max(2, min(4, len(value.split())))
+        # NOTE: three words at least: two-word combinations of common names are mostly taken
+        # by real customers already, and a replacement must never equal an original.
+        words = max(3, min(4, len(value.split())))
 
         def draw(rng: random.Random) -> str:
             surnames = rng.sample(brdata.SURNAMES, words - 1)
@@ -223,9 +236,8 @@ class Masker:
         suffix = match.group(0) if match else "Ltda"
 
         def draw(rng: random.Random) -> str:
-            family_name = rng.choice(brdata.SURNAMES)
-            other = rng.choice(brdata.SURNAMES)
-            return f"{family_name} & {other} {rng.choice(brdata.BUSINESS_WORDS)} {suffix}"
+            first, second = rng.sample(brdata.SURNAMES, 2)
+            return f"{rng.choice(brdata.BUSINESS_WORDS)} {first} & {second} {suffix}"
 
         return self.mapped("name", value, draw)
 
@@ -282,7 +294,7 @@ class Masker:
         number_match = re.match(r"\s*(\d+)(.*)$", tail, re.S) if comma else None
         number = number_match.group(1) if number_match else ""
         rest = number_match.group(2) if number_match else (comma + tail)
-        if self.leaks(rest):  # "Oficina X, <a customer's street>, 12": mask that part too
+        if self._known.spans(rest) or self.leaks(rest):  # "Oficina X, <a customer's street>"
             rest = self.text(rest)
 
         def draw(rng: random.Random) -> str:
@@ -315,13 +327,16 @@ class Masker:
 
         One pass, so a replacement is never taken for an original and masked again.
         """
-        return self._text_pattern.sub(self._in_text, value)
+        out, position = [], 0
+        for start, end, strategy in self._known.spans(value):
+            out.append(_SHAPES_IN_TEXT.sub(self._in_text, value[position:start]))
+            out.append(self.mask_as(strategy, value[start:end]) or "")
+            position = end
+        out.append(_SHAPES_IN_TEXT.sub(self._in_text, value[position:]))
+        return "".join(out)
 
     def _in_text(self, match: re.Match[str]) -> str:
         found, kind = match.group(0), match.lastgroup
-        if kind == "known":
-            strategy = self._strategy_of.get(found.casefold(), "person_name")
-            return self.mask_as(strategy, found) or ""
         if kind == "email":
             return self.email(found)
         if kind == "plate":
@@ -359,61 +374,137 @@ def _street_name(rng: random.Random) -> str:
     return f"{rng.choice(brdata.STREET_TYPES)} {name}"
 
 
-_SHAPES_IN_TEXT = (
+_SHAPES_IN_TEXT = re.compile(
     r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
     r"|(?P<cnpj>\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b)"
     r"|(?P<cpf>\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b)"
     r"|(?P<phone>(?<![\w/])(?:\+?55\s?)?\(?\d{2}\)?\s?9?\d{4}[-\s]?\d{4}\b)"
-    r"|(?P<plate>\b[A-Z]{3}-?\d{4}\b|\b[A-Z]{3}\d[A-Z]\d{2}\b)"
+    r"|(?P<plate>\b[A-Z]{3}-?\d{4}\b|\b[A-Z]{3}\d[A-Z]\d{2}\b)",
+    re.I,
 )
 
 
-def _text_pattern(known: Iterable[str]) -> re.Pattern[str]:
-    """Known originals first (longest first), then the shapes of personal data."""
-    values = sorted(set(known), key=len, reverse=True)
-    parts = [rf"(?P<known>(?<!\w)(?:{'|'.join(re.escape(v) for v in values)})(?!\w))"]
-    return re.compile("|".join((parts if values else []) + [_SHAPES_IN_TEXT]), re.I)
+def _identifying(family: str, value: str) -> bool:
+    """Whether finding this original inside another value would point to a person.
+
+    Documents, phones, e-mails, plates and long numbers do; so do full names of three words
+    or more and addresses with a number. "Ana Lima" or "Rua Bahia" alone do not.
+    """
+    if family in ("name",):
+        return len(value.split()) >= 3
+    if family == "address":
+        return any(c.isdigit() for c in value)
+    return family in ("document", "phone", "email", "plate", "cep", "digits")
+
+
+class KnownFinder:
+    """Finds known originals quoted whole in free text: longest first, word boundaries."""
+
+    PREFIX = 4
+
+    def __init__(self, known: Iterable[tuple[str, str]]) -> None:
+        self._index = _PrefixIndex[str, str](self.PREFIX)
+        for value, strategy in known:
+            self._index.add(value.lower(), strategy)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return []  # a rare letter whose lower case is longer: shapes alone then
+        found, i = [], 0
+        while i <= len(lowered) - self.PREFIX:
+            match = None
+            if _starts_word(text, i):
+                for end, strategy in self._index.matches(lowered, i):
+                    if _ends_word(text, end):
+                        match = (end, strategy)
+                        break
+            if match is None:
+                i += 1
+                continue
+            found.append((i, match[0], match[1]))
+            i = match[0]
+        return found
+
+
+def _starts_word(text: str, i: int) -> bool:
+    return i == 0 or not text[i - 1].isalnum()
+
+
+def _ends_word(text: str, end: int) -> bool:
+    return end == len(text) or not text[end].isalnum()
+
+
+K = TypeVar("K", str, bytes)
+V = TypeVar("V")
+
+
+class _PrefixIndex(Generic[K, V]):
+    """Values by their first characters, then by length: one look-up per position and length.
+
+    Thousands of phones share "(11) 9" and thousands of streets "rua ": grouping by length
+    keeps a look-up at one position to a few set probes instead of a walk through them all.
+    """
+
+    def __init__(self, prefix: int) -> None:
+        self.prefix = prefix
+        self._by_prefix: dict[K, dict[int, dict[K, V]]] = {}
+
+    def add(self, value: K, payload: V) -> None:
+        lengths = self._by_prefix.setdefault(value[: self.prefix], {})
+        lengths.setdefault(len(value), {})[value] = payload
+
+    def __bool__(self) -> bool:
+        return bool(self._by_prefix)
+
+    def matches(self, text: K, i: int) -> list[tuple[int, V]]:
+        """(end, payload) of every value found at ``i``, longest first."""
+        lengths = self._by_prefix.get(text[i : i + self.prefix])
+        if not lengths:
+            return []
+        found = []
+        for length in sorted(lengths, reverse=True):
+            payload = lengths[length].get(text[i : i + length])
+            if payload is not None:
+                found.append((i + length, payload))
+        return found
 
 
 class LeakFinder:
-    """Finds any original value (of MIN_SCAN_LENGTH or more characters) inside text or bytes.
+    """Finds any identifying original (MIN_SCAN_LENGTH characters or more) in text or bytes.
 
-    An index from the first MIN_SCAN_LENGTH characters of each original to the originals
-    that start with them: one dictionary look-up per position of the scanned text, however
-    many originals there are (a regular expression of thousands of alternatives is far
-    slower). Text is compared case-folded; bytes with ASCII letters lowered.
+    Text is compared case-folded; bytes with ASCII letters lowered. A regular expression of
+    thousands of alternatives is far slower than this index.
     """
 
     def __init__(self, originals: Iterable[str]) -> None:
-        self._text: dict[str, list[str]] = {}
-        self._bytes: dict[bytes, list[bytes]] = {}
-        for value in {v for v in originals if len(v) >= MIN_SCAN_LENGTH}:
-            folded = value.casefold()
-            self._text.setdefault(folded[:MIN_SCAN_LENGTH], []).append(folded)
-            raw = value.encode("utf-8").lower()
-            self._bytes.setdefault(raw[:MIN_SCAN_LENGTH], []).append(raw)
+        self._text = _PrefixIndex[str, bool](MIN_SCAN_LENGTH)
+        self._bytes = _PrefixIndex[bytes, bool](MIN_SCAN_LENGTH)
+        for value in originals:
+            if len(value) >= MIN_SCAN_LENGTH:
+                self._text.add(value.casefold(), True)
+                self._bytes.add(value.encode("utf-8").lower(), True)
 
     def __bool__(self) -> bool:
         return bool(self._text)
 
     def in_text(self, text: str) -> bool:
-        folded = text.casefold()
-        index = self._text
-        for i in range(len(folded) - MIN_SCAN_LENGTH + 1):
-            found = index.get(folded[i : i + MIN_SCAN_LENGTH])
-            if found and any(folded.startswith(value, i) for value in found):
-                return True
-        return False
+        return self._first_hits(self._text, text.casefold(), 1) > 0
 
     def count_in_bytes(self, data: bytes) -> int:
-        """How many places of ``data`` hold an original (overlapping ones counted once each)."""
-        lowered = data.lower()
-        index = self._bytes
+        """How many places of ``data`` hold an original."""
+        return self._first_hits(self._bytes, data.lower(), None)
+
+    @staticmethod
+    def _first_hits(index: "_PrefixIndex[Any, bool]", text: Any, limit: int | None) -> int:
+        # NOTE: the hot loop of the sanitizer; the prefix look-up is inlined on purpose.
+        prefixes = index._by_prefix
         hits = 0
-        for i in range(len(lowered) - MIN_SCAN_LENGTH + 1):
-            found = index.get(lowered[i : i + MIN_SCAN_LENGTH])
-            if found and any(lowered.startswith(value, i) for value in found):
+        for i in range(len(text) - MIN_SCAN_LENGTH + 1):
+            if text[i : i + MIN_SCAN_LENGTH] in prefixes and index.matches(text, i):
                 hits += 1
+                if limit is not None and hits >= limit:
+                    break
         return hits
 
 
