@@ -90,6 +90,15 @@ describe("rollback", () => {
     expect(activeColours(stage)).toEqual(["blue"]);
   });
 
+  it("names the flag and the expected shape for a --release that is not a release id", async () => {
+    const run = await runTool("rollback", ["--release", "../../etc"], stage.env);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(
+      "rollback: error: --release '../../etc' is not a release id; ids look like " +
+        `1.4.0-2096d1eadc0b (the directory names under ${stage.env.GUINCHO_RELEASES_DIR})\n`,
+    );
+  });
+
   it("refuses --restore-data when the serving release has no pre-deploy backup", async () => {
     const run = await runTool("rollback", ["--restore-data", "--yes"], stage.env);
     expect(run.status).toBe(2);

@@ -100,7 +100,8 @@ export async function createStage(dir: string, drainTimeout = 10): Promise<Stage
   );
   // Before the first deploy nginx needs an upstream to start; it answers 502 until then.
   fs.writeFileSync(upstreamFile, `upstream guincho_app { server 127.0.0.1:${bluePort}; }\n`);
-  const nginxArgs = `-p ${nginxPrefix} -c ${nginxConf}`;
+  // -e: nginx opens its error log before reading the configuration; keep it in the prefix.
+  const nginxArgs = `-p ${nginxPrefix} -c ${nginxConf} -e ${nginxPrefix}/error.log`;
   const started = spawnSync("nginx", nginxArgs.split(" "), { encoding: "utf8" });
   if (started.status !== 0) {
     throw new Error(`private nginx did not start: ${started.stderr}`);
