@@ -629,6 +629,12 @@ export function renderStartupScript(s: HostSettings): string {
   });
   const timers = timerSpecs(s.routines, s.timeZone);
   const bundleUrl = `gs://${s.artifactsBucketName}/${s.bundle.objectName}`;
+  const opsAgentBlock = writeFileBlock(file("/etc/google-cloud-ops-agent/config.yaml"));
+  const timerBlocks = timers
+    .map((t) => writeFileBlock(file(`/etc/systemd/system/${t.timer}`)))
+    .join("");
+  const journaldBlock = writeFileBlock(file("/etc/systemd/journald.conf.d/guincho.conf"));
+  const siteBlock = writeFileBlock(file("/etc/nginx/sites-available/guincho"));
   return `#!/bin/bash
 # Guincho Lacerda host bootstrap, stage ${s.stage}: the VM's startup-script metadata.
 # Rendered by components/hostFiles.ts; runs as root at every boot and is safe to run again:
@@ -750,7 +756,7 @@ install_ops_agent() {
       return 0
     fi
   fi
-${writeFileBlock(file("/etc/google-cloud-ops-agent/config.yaml"))}  if changed /etc/google-cloud-ops-agent/; then
+${opsAgentBlock}  if changed /etc/google-cloud-ops-agent/; then
     systemctl restart google-cloud-ops-agent
   fi
   event INFO ops_agent_ready
@@ -875,9 +881,7 @@ install_units() {
     [[ -f $unit ]] || continue
     copy_file 0644 root:root "$unit" "/etc/systemd/system/\${unit##*/}"
   done
-${timers.map((t) => writeFileBlock(file(`/etc/systemd/system/${t.timer}`))).join("")}${writeFileBlock(
-    file("/etc/systemd/journald.conf.d/guincho.conf"),
-  )}  if changed /etc/systemd/journald.conf.d/; then
+${timerBlocks}${journaldBlock}  if changed /etc/systemd/journald.conf.d/; then
     systemctl restart systemd-journald
   fi
   if changed /etc/systemd/system/; then
@@ -901,7 +905,7 @@ configure_nginx() {
   fi
   if [[ ! -e $NGINX_DIR/upstream.conf ]]; then
 ${writeFileBlock(file(`${HOST_PATHS.nginxDir}/upstream.conf`), "    ")}  fi
-${writeFileBlock(file("/etc/nginx/sites-available/guincho"))}  ln -sfn /etc/nginx/sites-available/guincho /etc/nginx/sites-enabled/guincho
+${siteBlock}  ln -sfn /etc/nginx/sites-available/guincho /etc/nginx/sites-enabled/guincho
   if [[ -e /etc/nginx/sites-enabled/default ]]; then
     rm -f /etc/nginx/sites-enabled/default
     CHANGED+=(/etc/nginx/sites-enabled/default)
