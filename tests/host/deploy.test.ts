@@ -176,18 +176,20 @@ describe("deploy", () => {
   });
 
   it("undoes a deploy killed with SIGKILL before the switch, on the next deploy", async () => {
-    const killed = startTool("deploy", ["--archive", built["1.2.0"].archive, "--no-backup"], {
+    // The unhealthy release keeps the killed deploy in its health wait, whatever the timing.
+    const killed = startTool("deploy", ["--archive", built.unhealthy.archive, "--no-backup"], {
       ...stage.env,
     });
     await killed.waitFor("deploy_colour_started");
     killed.child.kill("SIGKILL");
     await killed.done;
+    expect(activeColours(stage)).toEqual(["blue", "green"]);
     const run = await deploy(built["1.3.0"]);
     expect(run.status).toBe(0);
     expect(run.events.find((event) => event.event === "deploy_recovered")).toMatchObject({
       action: "undone",
       step: "starting",
-      release: rid(built["1.2.0"]),
+      release: rid(built.unhealthy),
     });
     expect(await servingRelease()).toBe(rid(built["1.3.0"]));
     expect(activeColours(stage)).toEqual(["blue"]);
@@ -202,7 +204,6 @@ describe("deploy", () => {
     await killed.waitFor("deploy_switched");
     killed.child.kill("SIGKILL");
     await killed.done;
-    expect(activeColours(stage)).toEqual(["blue", "green"]);
     const run = await deploy(built["1.2.0"]);
     await load.stop();
     expect(run.status).toBe(0);
