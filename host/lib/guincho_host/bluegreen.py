@@ -166,8 +166,12 @@ def finish_drain(host: Host, old: dict[str, Any] | None, workers: list[int], op:
         drained, seconds = host.nginx.drain(workers)
         severity = "INFO" if drained else "WARNING"
         emit(f"{op}_drained", severity, colour=old["colour"], seconds=seconds, drained=drained)
-        host.control.stop(unit_name(old["colour"]))
-        emit(f"{op}_old_stopped", release=old["release"], colour=old["colour"])
+        try:
+            host.control.stop(unit_name(old["colour"]))
+            emit(f"{op}_old_stopped", release=old["release"], colour=old["colour"])
+        except ServiceError as error:
+            # The switch is done and committed; the next deploy stops the idle colour first.
+            emit(f"{op}_old_stop_failed", "WARNING", colour=old["colour"], error=str(error))
     host.state["pending"] = None
     host.save()
 
