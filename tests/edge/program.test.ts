@@ -395,6 +395,12 @@ describe("a stage without the load balancer (dev)", () => {
       (a) => a.props.addressType !== "INTERNAL",
     );
     expect(external).toEqual([]);
+    // The only ingress allowed at all is IAP's range on SSH (no load balancer ranges).
+    const allowed = ofType(dev, "gcp:compute/firewall:Firewall")
+      .filter((f) => f.props.allows !== undefined)
+      .map((f) => [f.props.sourceRanges, f.props.allows]);
+    expect(allowed).toEqual([[["35.235.240.0/20"], [{ protocol: "tcp", ports: ["22"] }]]]);
+    expect(ofType(dev, "gcp:compute/instance:Instance")).toHaveLength(1);
     for (const vm of ofType(dev, "gcp:compute/instance:Instance")) {
       const nics = (vm.props.networkInterfaces ?? []) as Record<string, unknown>[];
       expect(nics.flatMap((n) => (n.accessConfigs ?? []) as unknown[])).toEqual([]);
