@@ -386,6 +386,23 @@ describe("sanitize, other runs", () => {
     expect(fs.existsSync(path.join(dir, "staging"))).toBe(false);
   });
 
+  it("fails closed when a column no rule names quotes a customer's document", () => {
+    const db = makeDatabase(dir, 20);
+    const sql =
+      "ALTER TABLE vehicles ADD COLUMN remarks TEXT; UPDATE vehicles SET remarks = " +
+      "'Dono apresentou ' || (SELECT cpf_cnpj FROM customers c WHERE c.id = customer_id);";
+    expect(spawnSync("sqlite3", [db, sql], { encoding: "utf8" }).stderr).toBe("");
+    const vehicles = Number(query(db, "SELECT count(*) AS n FROM vehicles")[0].n);
+    const result = sanitize(dir, ["--database", db]);
+    expect(result.status).toBe(1);
+    expect(event(result, "sanitize_failed")).toMatchObject({
+      error: `${vehicles} original values remain in the file's bytes`,
+      leaks: {},
+      file_hits: vehicles,
+    });
+    expect(fs.existsSync(path.join(dir, "staging"))).toBe(false);
+  });
+
   it.each([
     [
       ["--database", "/nope.sqlite3"],
