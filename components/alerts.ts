@@ -149,6 +149,9 @@ export const DISK_FORECAST_PERCENT = 95;
 /** Uptime checker locations that must fail together before anyone is woken up. */
 export const UPTIME_FAILING_LOCATIONS = 2;
 
+/** The report routines of the host (`host/bin/<name>` with `-` as `_`), whose failures alert. */
+export const HOST_ROUTINES = ["error_review", "perf_audit", "security_check", "capacity_report"];
+
 const AUDIT_ACTIVITY = 'logName:"cloudaudit.googleapis.com%2Factivity"';
 const WHO = { principal: "EXTRACT(protoPayload.authenticationInfo.principalEmail)" };
 const ONE_PROJECT = {
@@ -240,6 +243,26 @@ function availabilityAlerts(ctx: AlertContext): AlertSpec[] {
       "Read the event (Logs Explorer, `jsonPayload.event` above): its `step`, `error`, `serving`.",
       "On the VM: `curl -s localhost/healthz` and `cat /etc/nginx/guincho/upstream.conf`.",
       "Decide: fix and redeploy, or `host/bin/rollback` (docs/runbooks/release-failed.md).",
+    ],
+  });
+  alerts.push({
+    id: "host-routine-failed",
+    title: "Host report routine failed",
+    category: "availability",
+    severity: "WARNING",
+    condition: {
+      kind: "log",
+      filter: eventFilter(...HOST_ROUTINES.map((routine) => `${routine}_failed`)),
+      labelExtractors: { event: "EXTRACT(jsonPayload.event)", error: "EXTRACT(jsonPayload.error)" },
+    },
+    thresholdText: `any ${HOST_ROUTINES.map((routine) => `${routine}_failed`).join(", ")} event`,
+    meaning:
+      "A daily, weekly or monthly report of the VM could not run, so its findings (errors by " +
+      "kind, slow paths, pending updates, days until the disk is full) are missing.",
+    checks: [
+      "Read the event's `error`: a missing log file, a permission, a full disk?",
+      "`systemctl status guincho-<routine>` and `journalctl -u guincho-<routine> -n 50`.",
+      "Run it by hand once fixed: `sudo systemctl start guincho-<routine>`.",
     ],
   });
   return alerts;
@@ -613,6 +636,32 @@ function securityAlerts(ctx: AlertContext): AlertSpec[] {
         "Who (`principal`) and for which account? Ask them why, now.",
         "`gcloud iam service-accounts keys list --iam-account <account> --managed-by=user`.",
         "Delete the key unless there is a written exception; review the account's recent use.",
+      ],
+    },
+    {
+      id: "patches-overdue",
+      title: "Security updates overdue on the VM",
+      category: "security",
+      severity: "WARNING",
+      condition: {
+        kind: "log",
+        // The Ops Agent may lift "severity" out of jsonPayload or leave it there: accept both.
+        filter:
+          `${eventFilter("security_check_report")} AND ` +
+          '(severity>=WARNING OR jsonPayload.severity="WARNING")',
+        labelExtractors: { overdue: "EXTRACT(jsonPayload.overdue_packages)" },
+      },
+      thresholdText:
+        "the weekly security check reports security updates or a reboot pending for longer " +
+        "than allowed",
+      meaning:
+        "The weekly patch run is not getting security fixes onto the VM (or it waits for a " +
+        "reboot): known holes stay open.",
+      checks: [
+        "Read the event's `warnings` and `overdue_packages`.",
+        "VM Manager > Patch jobs: did the last weekly-security run fail, and at which step " +
+          "(a failed pre-patch backup skips the patch)?",
+        "Reboot pending? Reboot in the window, or run the patch job by hand (docs/monitoring.md).",
       ],
     },
   ];

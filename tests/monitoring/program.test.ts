@@ -54,6 +54,12 @@ const FILTERS: Record<string, string> = {
   "host-silent": `metric.type="agent.googleapis.com/agent/uptime" AND ${VM}`,
   "release-failed":
     `${VM} AND jsonPayload.event=("deploy_failed" OR "rollback_failed" OR ` + '"restore_failed")',
+  "host-routine-failed":
+    `${VM} AND jsonPayload.event=("error_review_failed" OR "perf_audit_failed" OR ` +
+    '"security_check_failed" OR "capacity_report_failed")',
+  "patches-overdue":
+    `${VM} AND jsonPayload.event="security_check_report" AND ` +
+    '(severity>=WARNING OR jsonPayload.severity="WARNING")',
   "lb-latency-p95": `metric.type="loadbalancing.googleapis.com/https/total_latencies" AND ${LB}`,
   "lb-5xx-ratio": `${LB_REQUESTS} AND metric.label.response_code_class=500`,
   "vm-cpu": `metric.type="compute.googleapis.com/instance/cpu/utilization" AND ${VM}`,
@@ -100,6 +106,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "uptime-healthz": null,
     "host-silent": ["absent", undefined, "600s", DEV_ALL],
     "release-failed": ["log", undefined, undefined, DEV_ALL],
+    "host-routine-failed": ["log", undefined, undefined, DEV_ALL],
     "lb-latency-p95": null,
     "lb-5xx-ratio": null,
     "vm-cpu": ["threshold", 0.95, "900s", DEV_ALL],
@@ -114,6 +121,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "iam-policy-changed": ["log", undefined, undefined, DEV_ALL],
     "firewall-changed": ["log", undefined, undefined, DEV_ALL],
     "sa-key-created": ["log", undefined, undefined, DEV_ALL],
+    "patches-overdue": ["log", undefined, undefined, DEV_ALL],
     "vm-login": null,
     "armor-blocks-spike": null,
   },
@@ -121,6 +129,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "uptime-healthz": ["threshold", 1, "300s", STAGING_ALL],
     "host-silent": ["absent", undefined, "600s", STAGING_ALL],
     "release-failed": ["log", undefined, undefined, STAGING_ALL],
+    "host-routine-failed": ["log", undefined, undefined, STAGING_ALL],
     "lb-latency-p95": ["threshold", 2000, "600s", STAGING_ALL],
     "lb-5xx-ratio": ["threshold", 0.05, "300s", STAGING_ALL],
     "vm-cpu": ["threshold", 0.85, "900s", STAGING_ALL],
@@ -135,6 +144,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "iam-policy-changed": ["log", undefined, undefined, STAGING_ALL],
     "firewall-changed": ["log", undefined, undefined, STAGING_ALL],
     "sa-key-created": ["log", undefined, undefined, STAGING_ALL],
+    "patches-overdue": ["log", undefined, undefined, STAGING_ALL],
     "vm-login": ["log", undefined, undefined, STAGING_ALL],
     "armor-blocks-spike": ["threshold", 60, "300s", STAGING_ALL],
   },
@@ -142,6 +152,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "uptime-healthz": ["threshold", 1, "300s", PROD_URGENT],
     "host-silent": ["absent", undefined, "600s", PROD_URGENT],
     "release-failed": ["log", undefined, undefined, PROD_URGENT],
+    "host-routine-failed": ["log", undefined, undefined, PROD_ALL],
     "lb-latency-p95": ["threshold", 1500, "600s", PROD_ALL],
     "lb-5xx-ratio": ["threshold", 0.02, "300s", PROD_URGENT],
     "vm-cpu": ["threshold", 0.85, "900s", PROD_ALL],
@@ -156,6 +167,7 @@ const EXPECTED: Record<Stage, Record<string, Row>> = {
     "iam-policy-changed": ["log", undefined, undefined, PROD_ALL],
     "firewall-changed": ["log", undefined, undefined, PROD_ALL],
     "sa-key-created": ["log", undefined, undefined, PROD_URGENT],
+    "patches-overdue": ["log", undefined, undefined, PROD_ALL],
     "vm-login": ["log", undefined, undefined, PROD_ALL],
     "armor-blocks-spike": ["threshold", 60, "300s", PROD_ALL],
   },
@@ -188,9 +200,9 @@ describe("alert policies per stage", () => {
   });
 
   test.each([
-    ["dev", 14],
-    ["staging", 19],
-    ["prod", 19],
+    ["dev", 16],
+    ["staging", 21],
+    ["prod", 21],
   ] as const)("%s declares exactly %d alert policies, none unexpected", (stage, count) => {
     const names = ofType(runs[stage], POLICY).map((r) => r.name.replace(`guincho-${stage}-`, ""));
     const expected = Object.entries(EXPECTED[stage])
@@ -266,7 +278,9 @@ describe("alert policies per stage", () => {
     expect(logPolicies.map((r) => r.name.replace("guincho-prod-", "")).sort()).toEqual([
       "backup-failed",
       "firewall-changed",
+      "host-routine-failed",
       "iam-policy-changed",
+      "patches-overdue",
       "release-failed",
       "restore-drill-failed",
       "sa-key-created",
@@ -470,7 +484,7 @@ describe("log-based metrics, dashboard, audit logs and outputs", () => {
       "email marina.souza@guincholacerda.com.br: every alert",
       "webhook_tokenauth (URL kept secret): every alert",
     ]);
-    expect(runs.prod.outputs.alertPolicyNames).toHaveLength(19);
+    expect(runs.prod.outputs.alertPolicyNames).toHaveLength(21);
     expect((runs.prod.outputs.alertPolicyNames as string[])[0]).toBe(
       "[prod] Site down: /healthz fails from several places",
     );
