@@ -166,6 +166,29 @@ describe("error-review", () => {
     ]);
   });
 
+  it("reads the journal of the guincho units since the start of the window", () => {
+    const fake = path.join(dir, "journalctl");
+    const entries = [journal(1, "ERROR", "sync_failed"), journal(2, "INFO", "sync_completed")];
+    write("entries.json", entries);
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\necho "$*" > "$(dirname "$0")/args"\ncat "$(dirname "$0")/entries.json"\n',
+    );
+    fs.chmodSync(fake, 0o755);
+    const result = runTool("error-review", ["--nginx-error-log", "none", "--now", NOW], {
+      env: { GUINCHO_JOURNALCTL: fake },
+    });
+    expect(result.status).toBe(0);
+    expect(onlyEvent(result.events, "error_review_summary")).toMatchObject({
+      total_errors: 1,
+      errors_by_kind: { sync_failed: 1 },
+    });
+    const since = (nowMs - 24 * 3_600_000) / 1000;
+    expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe(
+      `-o json --no-pager --since @${since} -u guincho-*\n`,
+    );
+  });
+
   it("is INFO when the day had no error", () => {
     const quiet = write("quiet.json", [journal(2, "INFO", "sync_completed")]);
     const result = runTool("error-review", [
