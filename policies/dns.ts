@@ -16,7 +16,8 @@ export const dnssecOn: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(dns.ManagedZone, (zone, args, report) => {
     const state = objectOf(zone.dnssecConfig).state;
-    if (!isPrivate(zone.visibility) && state !== "on") {
+    // "transfer" signs the zone too, while it moves from another DNS operator.
+    if (!isPrivate(zone.visibility) && state !== "on" && state !== "transfer") {
       report(
         `${describe(args)} is public and unsigned: dnssecConfig.state is ${quote(state)}. Set ` +
           'dnssecConfig { state: "on" }, then add the DS record at the domain registrar.',

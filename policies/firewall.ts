@@ -213,7 +213,7 @@ interface WideRangeConfig {
 }
 
 const WIDE_RANGE_SCHEMA: PolicyConfigSchema = {
-  properties: { maxPortsPerRange: { type: "integer", minimum: 1, default: 1024 } },
+  properties: { maxPortsPerRange: { type: "integer", minimum: 1, default: 30 } },
 };
 
 export const noInternetWidePortRanges: ResourceValidationPolicy = {

@@ -133,6 +133,11 @@ const PERSONAL_SCHEMA: PolicyConfigSchema = {
         "outlook.com",
         "yahoo.com",
         "live.com",
+        "aol.com",
+        "icloud.com",
+        "protonmail.com",
+        "mail.com",
+        "zoho.com",
       ],
     },
   },
@@ -177,6 +182,25 @@ export const noServiceAccountKeys: ResourceValidationPolicy = {
   },
 };
 
+const WIF_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider";
+
+export const wifProviderCondition: ResourceValidationPolicy = {
+  name: "iam-wif-provider-condition",
+  description:
+    "Workload Identity Federation providers must restrict which external identities get in (attributeCondition).",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    const condition = args.props.attributeCondition;
+    if (args.type === WIF_PROVIDER && (typeof condition !== "string" || condition.trim() === "")) {
+      report(
+        `${describe(args)} lets any token of its issuer in: attributeCondition is ` +
+          `${quote(condition)}. Set attributeCondition, for GitHub for example ` +
+          "'assertion.repository == \"<owner>/<repo>\"'.",
+      );
+    }
+  },
+};
+
 /** The IAM rules, in the order the docs list them. */
 export const iamPolicies: ResourceValidationPolicy[] = [
   noBasicRoles,
@@ -184,4 +208,5 @@ export const iamPolicies: ResourceValidationPolicy[] = [
   noPublicMembers,
   noPersonalAccounts,
   noServiceAccountKeys,
+  wifProviderCondition,
 ];

@@ -122,8 +122,16 @@ describe("firewall-no-internet-wide-port-ranges", () => {
   ])("blocks %j", (allow, count) => {
     const props = rule({ allows: [allow], sourceRanges: ["0.0.0.0/0"] });
     expect(messages(policy, FIREWALL, props, { name: "fw" })).toEqual([
-      `Firewall "fw" opens ${count} ports at once to the whole internet: sourceRanges ["0.0.0.0/0"], allow ${JSON.stringify(allow)}. Open only the ports the service listens on (at most 1024 in one range).`,
+      `Firewall "fw" opens ${count} ports at once to the whole internet: sourceRanges ["0.0.0.0/0"], allow ${JSON.stringify(allow)}. Open only the ports the service listens on (at most 30 in one range).`,
     ]);
+  });
+
+  test("accepts a range of 30 ports, the most Trivy's GCP-0074 allows", () => {
+    const props = rule({
+      allows: [{ protocol: "udp", ports: ["60000-60029"] }],
+      sourceRanges: ["0.0.0.0/0"],
+    });
+    expect(messages(policy, FIREWALL, props)).toEqual([]);
   });
 
   test("accepts HTTPS from the internet", () => {

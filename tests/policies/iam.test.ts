@@ -133,3 +133,22 @@ describe("iam-no-service-account-keys", () => {
     ]);
   });
 });
+
+describe("iam-wif-provider-condition", () => {
+  const type = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider";
+  const github = { oidc: { issuerUri: "https://token.actions.githubusercontent.com" } };
+  test.each([
+    ["not set", undefined, "not set"],
+    ["empty", " ", '" "'],
+  ])("blocks a provider whose attributeCondition is %s", (_case, attributeCondition, shown) => {
+    const props = { ...github, attributeCondition };
+    expect(messages("iam-wif-provider-condition", type, props, { name: "github" })).toEqual([
+      `WorkloadIdentityPoolProvider "github" lets any token of its issuer in: attributeCondition is ${shown}. Set attributeCondition, for GitHub for example 'assertion.repository == "<owner>/<repo>"'.`,
+    ]);
+  });
+
+  test("accepts a provider limited to one repository", () => {
+    const attributeCondition = 'assertion.repository == "guincho-lacerda/infra"';
+    expect(findingsFor(type, { ...github, attributeCondition })).toEqual([]);
+  });
+});

@@ -32,6 +32,7 @@ const EXPECTED_POLICIES = [
   "iam-no-public-members",
   "iam-no-personal-accounts",
   "iam-no-service-account-keys",
+  "iam-wif-provider-condition",
   "dns-dnssec",
   "dns-no-rsasha1",
   "metadata-no-secrets",
