@@ -152,7 +152,11 @@ describe("an existing zone", () => {
 
   test("holds the host's records and CAA at the host name, with no zone of our own", async () => {
     const run = await runStage("prod", {
-      "guincho:edge": { hostname: "app", existingZone: "company-zone" },
+      "guincho:edge": {
+        hostname: "app",
+        existingZone: "company-zone",
+        wafRules: ["xss-v33-stable"],
+      },
     });
     expect(run.error).toBeUndefined();
     expect(run.resources.filter((r) => r.type === "gcp:dns/managedZone:ManagedZone")).toEqual([]);

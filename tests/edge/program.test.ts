@@ -59,6 +59,7 @@ beforeAll(async () => {
       ipv6: false,
       denyList,
       rateLimitPerMinute: 120,
+      wafRules: ["sqli-v33-stable"],
     },
   });
 }, 60000);
