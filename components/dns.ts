@@ -126,8 +126,8 @@ export class Dns extends pulumi.ComponentResource {
     let nameServers: pulumi.Output<string[]>;
     if (args.existingZone) {
       const existing = gcp.dns.getManagedZoneOutput({ name: args.existingZone }, child);
-      // NOTE: a zone of another domain fails the run here, before any record is declared
-      // in it (Cloud DNS would refuse the records anyway, with a less helpful message).
+      // NOTE: a zone of another domain fails the run here, before any record reaches Cloud
+      // DNS (which would refuse them anyway, with a less helpful message).
       zoneName = existing.apply((zone) => {
         const problem = existingZoneProblem(zone.name, zone.dnsName, args.zoneDomain);
         if (problem) {
