@@ -31,7 +31,7 @@ export function read(page: string): string {
 
 /** The page without its fenced code blocks (links inside code are not links). */
 function prose(text: string): string {
-  return text.replace(/^```[\s\S]*?^```/gm, "");
+  return text.replace(/^[ \t]*```[\s\S]*?^[ \t]*```/gm, "");
 }
 
 /** Relative link targets of a page: `[text](target)` outside code, not http(s) or mailto. */
@@ -71,8 +71,8 @@ export function anchors(text: string): Set<string> {
  */
 export function codeSnippets(text: string): string[] {
   const snippets: string[] = [];
-  for (const block of text.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)) {
-    snippets.push(...block[1].replace(/\\\n\s*/g, " ").split("\n"));
+  for (const block of text.matchAll(/^[ \t]*```[^\n]*\n([\s\S]*?)^[ \t]*```/gm)) {
+    snippets.push(...block[1].replace(/\s*\\\n\s*/g, " ").split("\n"));
   }
   for (const span of prose(text).matchAll(/`([^`\n]+)`/g)) {
     snippets.push(span[1]);
