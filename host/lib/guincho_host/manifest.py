@@ -171,18 +171,30 @@ def compress(source: Path, target: Path, level: int) -> Packed:
     return Packed(raw_digest.hexdigest(), raw_size, hashing.digest.hexdigest(), hashing.size)
 
 
-def decompress(source: Path, target: Path) -> tuple[str, int]:
-    """Un-gzips ``source`` into the new file ``target``; returns sha256 and size of the output.
+@dataclass(frozen=True)
+class Unpacked:
+    """What one pass over a data object measured: both sides' sha256 and size."""
+
+    sha256: str
+    bytes: int
+    packed_sha256: str
+    packed_bytes: int
+
+
+def decompress(source: Path, target: Path) -> Unpacked:
+    """Un-gzips ``source`` into the new file ``target`` in one pass, hashing both sides.
 
     zlib directly, output in bounded pieces (a file of zero pages compresses a thousandfold).
     A truncated, damaged or over-long object raises :class:`ManifestError` naming it.
     """
-    digest = hashlib.sha256()
-    size = 0
+    digest, packed_digest = hashlib.sha256(), hashlib.sha256()
+    size = packed_size = 0
     inflater = zlib.decompressobj(wbits=31)
     try:
         with open(source, "rb") as src, open(target, "xb") as out:
             while not inflater.eof and (chunk := src.read(CHUNK)):
+                packed_digest.update(chunk)
+                packed_size += len(chunk)
                 while chunk and not inflater.eof:
                     piece = inflater.decompress(chunk, CHUNK)
                     digest.update(piece)
@@ -197,4 +209,4 @@ def decompress(source: Path, target: Path) -> tuple[str, int]:
         raise ManifestError(f"{source.name} does not decompress: it ends before its gzip end")
     if trailing:
         raise ManifestError(f"{source.name} has bytes after its gzip end")
-    return digest.hexdigest(), size
+    return Unpacked(digest.hexdigest(), size, packed_digest.hexdigest(), packed_size)
