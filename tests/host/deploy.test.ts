@@ -251,8 +251,8 @@ describe("deploy", () => {
     expect(await servingRelease()).toBe(rid(built["1.2.0"]));
   });
 
-  it("records the pre-deploy backup object the backup tool reports", async () => {
-    const run = await deploy(built["1.3.0"], []);
+  it("records the pre-deploy backup object and keeps only the --keep newest releases", async () => {
+    const run = await deploy(built["1.3.0"], ["--keep", "2"]);
     expect(run.status).toBe(0);
     const done = run.events.find((event) => event.event === "deploy_backup_done");
     const reported = run.events.find((event) => event.event === "backup_completed");
@@ -266,6 +266,14 @@ describe("deploy", () => {
       port: stage.bluePort,
       backup: reported?.object,
     });
+    const kept = [rid(built["1.2.0"]), rid(built["1.3.0"])];
+    const removed = ["1.0.0", "1.1.0", "unhealthy", "migration"].map((key) => rid(built[key]));
+    expect(run.events.find((event) => event.event === "deploy_pruned")).toMatchObject({
+      kept: 2,
+      removed: removed.sort(),
+    });
+    const left = fs.readdirSync(stage.env.GUINCHO_RELEASES_DIR).filter((n) => !n.startsWith("."));
+    expect(left.sort()).toEqual(kept.sort());
   });
 
   it("fetches a gs:// archive through gcloud storage cp and keeps an unchanged release", async () => {
