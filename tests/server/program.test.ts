@@ -1,12 +1,15 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { validateStageConfig, type ConfigError } from "../../config";
 import { readHostBundle, renderStartupScript, REPORT_TIMES } from "../../components/hostFiles";
+import { Server, type ServerArgs } from "../../components/server";
 import { evaluatePolicies } from "../../policies/evaluate";
+import { createMocks } from "../../tools/mocks";
 import type { ProgramRun } from "../../tools/program";
 import { named, only, plain, runStage, type Stage } from "../helpers/program";
-import { hostRoot, repoRoot } from "./fixtures";
+import { DEV_HOST, hostRoot, repoRoot } from "./fixtures";
 
 const STAGES: Stage[] = ["dev", "staging", "prod"];
 const runs: Partial<Record<Stage, ProgramRun>> = {};
@@ -336,5 +339,70 @@ describe("config mistakes in the server's keys", () => {
     ],
   ])("%j is refused with one clear line", (changes, message) => {
     expect(problems(changes)).toEqual([message]);
+  });
+});
+
+describe("the Server component", () => {
+  const args: ServerArgs = {
+    zone: "southamerica-east1-b",
+    region: "southamerica-east1",
+    machineType: "e2-small",
+    bootDiskGb: 20,
+    dataDisk: { sizeGb: 10, type: "pd-balanced", snapshotRetentionDays: 7, snapshotAt: "04:00" },
+    subnetSelfLink: "projects/p/regions/southamerica-east1/subnetworks/s",
+    networkSelfLink: "projects/p/global/networks/n",
+    networkTag: "guincho-app",
+    serviceAccountEmail: "guincho-app@p.iam.gserviceaccount.com",
+    host: DEV_HOST,
+    labels: { app: "guincho-lacerda" },
+    protect: false,
+  };
+  const declared: Record<string, pulumi.ResourceOptions> = {};
+  let refusal: Error | undefined;
+
+  beforeAll(async () => {
+    pulumi.runtime.setMocks(
+      createMocks(() => undefined),
+      "guincho",
+      "dev",
+      false,
+    );
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((a) => {
+        declared[`${a.type}::${a.name}`] = a.opts;
+        return undefined;
+      });
+      new Server("ok", args);
+      try {
+        new Server("bad", {
+          ...args,
+          zone: "us-east1-b",
+          networkTag: "Guincho App",
+          dataDisk: { ...args.dataDisk, sizeGb: 5, snapshotAt: "05:00" },
+        });
+      } catch (e) {
+        refusal = e as Error;
+      }
+      return undefined;
+    });
+    await pulumi.runtime.disconnect();
+  });
+
+  test("replaces the VM by deleting it first, so the new one can take the data disk", () => {
+    expect(declared["gcp:compute/instance:Instance::ok-vm"].deleteBeforeReplace).toBe(true);
+    // The disk keeps create-before-delete: with its fixed name a replacement fails instead
+    // of deleting the database first.
+    expect(declared["gcp:compute/disk:Disk::ok-data"].deleteBeforeReplace).toBeUndefined();
+  });
+
+  test("refuses input GCE would reject, naming each argument and what is allowed", () => {
+    expect(refusal?.message).toBe(
+      'Server "bad": dataDisk.sizeGb: received 5; expected a whole number of GB, 10 or more ' +
+        '(GCE\'s minimum for a persistent disk); dataDisk.snapshotAt: received "05:00"; GCE ' +
+        "daily snapshot schedules start at 00:00, 04:00, 08:00, 12:00, 16:00, 20:00 (UTC); " +
+        'networkTag: received "Guincho App"; expected a GCE network tag: lower-case letters, ' +
+        "digits and hyphens, starting with a letter, at most 63 characters; zone: received " +
+        '"us-east1-b"; expected a zone of region southamerica-east1',
+    );
   });
 });
