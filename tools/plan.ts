@@ -242,7 +242,8 @@ export async function main(
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // Exit once stdout has drained: a pipe (`| jq`) would otherwise lose all past 64 KiB.
+    (code) => process.stdout.write("", () => process.exit(code)),
     (e: Error) => {
       console.error(`The plan failed unexpectedly: ${e.stack ?? e.message}`);
       process.exit(3);

@@ -109,6 +109,18 @@ describe("npm run plan", () => {
     expect(err.split("\n")[0]).toBe(message);
   });
 
+  test("as a real process, writes the whole JSON document into a pipe", () => {
+    const result = spawnSync(
+      process.execPath,
+      ["-r", "@swc-node/register", "tools/plan.ts", "--stack", "prod", "--json"],
+      { cwd: repoRoot, encoding: "utf8", timeout: 60_000, maxBuffer: 1 << 26 },
+    );
+    expect(result.status).toBe(0);
+    // Larger than a pipe's 64 KiB buffer: a premature exit would cut it short.
+    expect(result.stdout.length).toBeGreaterThan(65536);
+    expect(JSON.parse(result.stdout).stack).toBe("prod");
+  });
+
   test("as a real process, prints no stack trace for a user's mistake", () => {
     const file = writeStackFile((c) => {
       delete c["guincho:gcpProject"];
