@@ -357,7 +357,7 @@ describe("the Server component", () => {
     labels: { app: "guincho-lacerda" },
     protect: false,
   };
-  const declared: Record<string, pulumi.ResourceOptions> = {};
+  const declared: Record<string, pulumi.CustomResourceOptions> = {};
   let refusal: Error | undefined;
 
   beforeAll(async () => {
