@@ -221,6 +221,25 @@ test("uploads to gs:// with --if-generation-match=0, data object first, manifest
   });
 });
 
+test("a gs:// upload the bucket refuses fails the backup with gcloud's reason", () => {
+  const gcs = path.join(root, "gcs");
+  fs.mkdirSync(gcs);
+  const result = backup(["--destination", "gs://guincho-dev-backups/backups", "--kind", "daily"], {
+    GUINCHO_GCLOUD: fakeGcloud,
+    FAKE_GCS_ROOT: gcs,
+    FAKE_GCS_DENY_CREATE: "1",
+  });
+  expect(result.status).toBe(1);
+  expect(eventNamed(result.events, "backup_failed").reason).toMatch(
+    new RegExp(
+      "^uploading gs://guincho-dev-backups/backups/data/[0-9a-f]{64}\\.sqlite3\\.gz failed: " +
+        "ERROR: \\(gcloud\\.storage\\.cp\\) HTTPError 403: app@example\\.iam\\." +
+        "gserviceaccount\\.com does not have storage\\.objects\\.create access$",
+    ),
+  );
+  expect(listFiles(path.join(root, "data", "backups"))).toEqual([".backup.lock"]);
+});
+
 test.each([
   [
     ["--destination", "ftp://backups.example.com/x", "--kind", "daily"],
