@@ -322,6 +322,23 @@ describe("deploy", () => {
     expect(run.events.at(-1)).toMatchObject({ event: "deploy_completed", unchanged: true });
   });
 
+  it("leaves the upstream file and the serving release alone when nginx refuses the switch", async () => {
+    const before = fs.readFileSync(stage.upstreamFile, "utf8");
+    const run = await runTool("deploy", ["--archive", built["1.2.0"].archive, "--no-backup"], {
+      ...stage.env,
+      GUINCHO_NGINX_TEST: "false",
+    });
+    expect(run.status).toBe(1);
+    expect(run.events.find((event) => event.event === "deploy_failed")).toMatchObject({
+      step: "switch",
+      error: "nginx configuration test (false) failed: exit status 1",
+      serving: rid(built["1.3.0"]),
+    });
+    expect(fs.readFileSync(stage.upstreamFile, "utf8")).toBe(before);
+    expect(await servingRelease()).toBe(rid(built["1.3.0"]));
+    expect(activeColours(stage)).toEqual(["blue"]);
+  });
+
   it("names the flag, the value and what is allowed for a bad --sha256", async () => {
     const run = await deploy(built["1.3.0"], ["--sha256", "abc"]);
     expect(run.status).toBe(2);
