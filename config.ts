@@ -230,7 +230,10 @@ export const StageConfigSchema = z.strictObject({
         .max(1024)
         .default(20)
         .describe("Size of the persistent disk holding the SQLite database."),
-      dataDiskType: z.enum(["pd-balanced", "pd-ssd", "pd-standard"]).default("pd-balanced"),
+      dataDiskType: z
+        .enum(["pd-balanced", "pd-ssd", "pd-standard"])
+        .default("pd-balanced")
+        .describe("Persistent disk type of the data disk (pd-standard is cheapest)."),
       snapshotRetentionDays: z
         .number()
         .int()
@@ -282,7 +285,10 @@ export const StageConfigSchema = z.strictObject({
             "subdomain delegated to this stage's project, such as staging.<domain>.",
         ),
       ipv6: z.boolean().default(true).describe("Reserve an IPv6 address and publish AAAA."),
-      sslProfile: z.enum(["MODERN", "RESTRICTED"]).default("MODERN"),
+      sslProfile: z
+        .enum(["MODERN", "RESTRICTED"])
+        .default("MODERN")
+        .describe("TLS cipher profile of the load balancer (TLS 1.2 minimum either way)."),
       logSampleRate: percent(0, 1).default(1).describe("Share of requests logged, 0 to 1."),
       rateLimitPerMinute: z
         .number()
@@ -343,11 +349,23 @@ export const StageConfigSchema = z.strictObject({
     .describe("The app release this stage runs."),
   monitoring: z
     .strictObject({
-      latencyP95Ms: z.number().int().min(50).max(60000).default(1500),
-      errorRatePercent: percent(0.1, 50).default(2),
-      cpuPercent: percent(10, 100).default(85),
-      memoryPercent: percent(10, 100).default(90),
-      diskPercent: percent(10, 100).default(85),
+      latencyP95Ms: z
+        .number()
+        .int()
+        .min(50)
+        .max(60000)
+        .default(1500)
+        .describe("Alert when the load balancer's p95 latency exceeds this, in ms."),
+      errorRatePercent: percent(0.1, 50)
+        .default(2)
+        .describe("Alert when this share of requests (percent) fails with a 5xx."),
+      cpuPercent: percent(10, 100).default(85).describe("Alert above this VM CPU use, percent."),
+      memoryPercent: percent(10, 100)
+        .default(90)
+        .describe("Alert above this VM memory use, percent (Ops Agent)."),
+      diskPercent: percent(10, 100)
+        .default(85)
+        .describe("Alert above this disk use, percent, boot or data disk (Ops Agent)."),
       // NOTE: at most 25: Cloud Monitoring refuses an alignment period plus duration longer
       // than 25 hours, and the freshness alert needs the whole age in one window.
       backupMaxAgeHours: z
@@ -357,7 +375,13 @@ export const StageConfigSchema = z.strictObject({
         .max(25)
         .default(25)
         .describe("Alert when no backup has completed for this many hours (3 to 25)."),
-      syncFailuresPerHour: z.number().int().min(1).max(1000).default(3),
+      syncFailuresPerHour: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(3)
+        .describe("Alert when the Sheets sync fails more often than this per hour."),
       backupBucketMaxGb: z
         .number()
         .int()
