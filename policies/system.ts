@@ -54,7 +54,8 @@ export const statefulProtected: ResourceValidationPolicy = {
           "Set the resource option protect: true" +
           (args.type.endsWith(":Instance") ? ", deletionProtection: true" : "") +
           (args.type.endsWith(":Bucket") ? ", forceDestroy: false" : "") +
-          ".",
+          ". (A prod rule: previews of dev and staging pass --policy-pack-config " +
+          "policies/config/<stage>.json.)",
       );
     }
   },

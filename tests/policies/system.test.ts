@@ -20,25 +20,25 @@ describe("stateful-protected", () => {
       INSTANCE,
       { ...compliantVm(), deletionProtection: false },
       false,
-      'Instance "app" holds state but can be deleted or replaced: Pulumi protect is off, deletionProtection is false. Set the resource option protect: true, deletionProtection: true.',
+      'Instance "app" holds state but can be deleted or replaced: Pulumi protect is off, deletionProtection is false. Set the resource option protect: true, deletionProtection: true. (A prod rule: previews of dev and staging pass --policy-pack-config policies/config/<stage>.json.)',
     ],
     [
       INSTANCE,
       { ...compliantVm(), deletionProtection: undefined },
       true,
-      'Instance "app" holds state but can be deleted or replaced: deletionProtection is not set. Set the resource option protect: true, deletionProtection: true.',
+      'Instance "app" holds state but can be deleted or replaced: deletionProtection is not set. Set the resource option protect: true, deletionProtection: true. (A prod rule: previews of dev and staging pass --policy-pack-config policies/config/<stage>.json.)',
     ],
     [
       DISK,
       { size: 50, labels: LABELS },
       false,
-      'Disk "app" holds state but can be deleted or replaced: Pulumi protect is off. Set the resource option protect: true.',
+      'Disk "app" holds state but can be deleted or replaced: Pulumi protect is off. Set the resource option protect: true. (A prod rule: previews of dev and staging pass --policy-pack-config policies/config/<stage>.json.)',
     ],
     [
       BUCKET,
       { ...compliantBackupBucket(), forceDestroy: true },
       true,
-      'Bucket "app" holds state but can be deleted or replaced: forceDestroy is true. Set the resource option protect: true, forceDestroy: false.',
+      'Bucket "app" holds state but can be deleted or replaced: forceDestroy is true. Set the resource option protect: true, forceDestroy: false. (A prod rule: previews of dev and staging pass --policy-pack-config policies/config/<stage>.json.)',
     ],
   ])("blocks in prod an unprotected %s", (type, props, protect, message) => {
     expect(messages(policy, type, props, { protect })).toEqual([message]);
