@@ -13,13 +13,13 @@ finish the switch when the new colour is healthy, or to undo it when it is not.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from guincho_host.events import Stopwatch, emit
 from guincho_host.nginx import Nginx, NginxError
@@ -112,13 +112,21 @@ def wait_healthy(host: Host, colour: str, health_path: str) -> float:
 
 
 def probe(url: str) -> tuple[int, str]:
+    """(HTTP status, description) of one GET; status 0 when nothing answered.
+
+    NOTE: a direct connection on purpose: urllib would honour an http_proxy variable and send
+    a loopback health check through a proxy.
+    """
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=2)
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, f"HTTP {response.status}"
-    except urllib.error.HTTPError as error:
-        return error.code, f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        return 0, str(getattr(error, "reason", error))
+        connection.request("GET", parts.path or "/", headers={"Connection": "close"})
+        status = connection.getresponse().status
+        return status, f"HTTP {status}"
+    except (OSError, http.client.HTTPException) as error:
+        return 0, str(error) or type(error).__name__
+    finally:
+        connection.close()
 
 
 def start_colour(host: Host, release: Release, colour: str, op: str) -> None:
