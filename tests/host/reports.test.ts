@@ -2,8 +2,10 @@
  * The daily, weekly and monthly report tools, run for real on sample logs, apt output and
  * databases written here: exact counts, exact percentiles, exact growth.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
 import * as path from "path";
 import * as zlib from "zlib";
 import { HostEvent, repoRoot, runTool, tempDir } from "../helpers/host";
@@ -37,6 +39,39 @@ function onlyEvent(events: HostEvent[], name: string): HostEvent {
 /** An ISO instant `hours` before NOW. */
 function ago(hours: number): string {
   return new Date(nowMs - hours * 3_600_000).toISOString();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGet(port: number, uri: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: uri }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      })
+      .on("error", reject);
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await httpGet(port, "/healthz");
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`nginx did not listen on ${port}`);
 }
 
 describe("error-review", () => {
@@ -303,6 +338,44 @@ describe("perf-audit", () => {
       share_5xx: 0,
       warnings: ["p95 2500 ms is above 2000 ms"],
     });
+  });
+
+  it("reads what nginx itself writes with log-format.conf, in both formats", async () => {
+    const port = await freePort();
+    const conf = path.join(dir, "nginx.conf");
+    fs.writeFileSync(
+      conf,
+      `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n` +
+        `  include ${path.join(repoRoot, "host", "nginx", "log-format.conf")};\n` +
+        `  server {\n    listen 127.0.0.1:${port};\n` +
+        `    access_log ${dir}/json.log guincho_json;\n` +
+        `    access_log ${dir}/timed.log guincho_timed;\n` +
+        "    location /broken { return 503; }\n    location / { return 200 ok; }\n  }\n}\n",
+    );
+    const master = spawn("nginx", ["-p", `${dir}/`, "-c", conf, "-g", "daemon off;"], {
+      stdio: "ignore",
+    });
+    try {
+      await waitForPort(port);
+      for (const uri of ["/tows/1", "/tows/2?x=1", "/broken", "/nope", "/healthz"]) {
+        await httpGet(port, uri);
+      }
+    } finally {
+      master.kill("SIGQUIT"); // graceful: the logs are complete when it exits
+      await new Promise((resolve) => master.once("exit", resolve));
+    }
+    for (const log of ["json.log", "timed.log"]) {
+      const result = runTool("perf-audit", ["--access-log", path.join(dir, log)]);
+      expect([log, result.status]).toEqual([log, 0]);
+      expect(onlyEvent(result.events, "perf_audit_report")).toMatchObject({
+        requests: 4,
+        share_5xx: 0.25,
+        share_4xx: 0,
+        status_classes: { "2xx": 3, "5xx": 1 },
+        requests_excluded: 2, // /healthz: ours and the readiness probe's
+        lines_unparsed: 0,
+      });
+    }
   });
 
   it("fails with an event when there is no access log", () => {
