@@ -4,7 +4,9 @@ import { StageConfigSchema } from "../../config";
 import {
   PROJECT_FILE,
   projectConfigBlock,
+  REFERENCE_FILE,
   renderProjectFile,
+  renderReference,
   renderSchemaFile,
   SCHEMA_FILE,
   stackFileSchema,
@@ -14,6 +16,18 @@ describe("generated schemas", () => {
   test("Pulumi.yaml and the stack-file JSON Schema are up to date (npm run schema)", () => {
     expect(fs.readFileSync(PROJECT_FILE, "utf8")).toBe(renderProjectFile());
     expect(fs.readFileSync(SCHEMA_FILE, "utf8")).toBe(renderSchemaFile());
+    expect(fs.readFileSync(REFERENCE_FILE, "utf8")).toBe(renderReference());
+  });
+
+  test("the reference lists every key with its default and bounds", () => {
+    const lines = renderReference().split("\n");
+    expect(lines).toContain(
+      "| `guincho:server.bootDiskGb` | integer | 20 | from 10 to 200 | Boot disk size. |",
+    );
+    expect(lines).toContain(
+      "| `guincho:gcpProject` | string | required | matches `^[a-z][a-z0-9-]{4,28}[a-z0-9]$` | " +
+        "Google Cloud project id of this stage (one project per stage). |",
+    );
   });
 
   test("every project key has a type and a description in Pulumi.yaml", () => {
