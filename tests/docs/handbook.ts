@@ -37,7 +37,8 @@ function prose(text: string): string {
 /** Relative link targets of a page: `[text](target)` outside code, not http(s) or mailto. */
 export function relativeLinks(text: string): string[] {
   const links: string[] = [];
-  for (const match of prose(text).matchAll(/\]\(([^)\s]+)\)/g)) {
+  const outsideCode = prose(text).replace(/`[^`\n]*`/g, "");
+  for (const match of outsideCode.matchAll(/\]\(([^)\s]+)\)/g)) {
     const target = match[1];
     if (!/^[a-z]+:/i.test(target)) {
       links.push(target);
