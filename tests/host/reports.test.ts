@@ -441,6 +441,17 @@ describe("security-check", () => {
     });
   });
 
+  it("fails with an event when it cannot keep its state", () => {
+    const apt = write("apt.txt", APT);
+    const state = path.join(apt, "security-pending.json"); // under a file: never writable
+    const result = runTool("security-check", ["--input", apt, "--state", state]);
+    expect(result.status).toBe(1);
+    expect(onlyEvent(result.events, "security_check_failed")).toMatchObject({
+      error: `cannot read the state file ${state}: Not a directory`,
+      state,
+    });
+  });
+
   it("is INFO when nothing waits", () => {
     const apt = write("apt.txt", ["Listing..."]);
     const args = [
