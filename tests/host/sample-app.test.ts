@@ -11,6 +11,21 @@ import { freePorts, getJson, parseToolEvents } from "../../tools/bench/deployHar
 import { repoRoot, tempDir } from "../helpers/host";
 
 const appDir = path.join(repoRoot, "examples", "sample-app");
+const cleanups: (() => void)[] = [];
+
+/** A temporary directory removed after the test, whatever happened in it. */
+function scratch(): string {
+  const { dir, cleanup } = tempDir("sample");
+  cleanups.push(cleanup);
+  return dir;
+}
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) {
+    cleanup();
+  }
+});
+
 const builder = path.join(repoRoot, "examples", "build_release.py");
 
 function build(out: string, ...extra: string[]) {
@@ -57,6 +72,7 @@ async function startApp(database: string): Promise<RunningApp> {
   let stdout = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  cleanups.push(() => child.kill("SIGKILL"));
   while (!stdout.includes("app_started")) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -82,31 +98,27 @@ function rawRequest(port: number, head: string, body = "", delayMs = 0, onSent?:
 
 describe("release archive", () => {
   it("is byte-for-byte the same when built twice, so its sha256 names it", () => {
-    const { dir, cleanup } = tempDir("sample");
-    try {
-      const one = build(path.join(dir, "a"), "--version", "3.2.1");
-      const two = build(path.join(dir, "b"), "--version", "3.2.1");
-      expect(one.summary.sha256).toBe(two.summary.sha256);
-      expect(path.basename(one.summary.archive)).toBe(`${one.summary.sha256}.tar.gz`);
-      const listing = spawnSync("tar", ["-tzf", one.summary.archive], { encoding: "utf8" });
-      expect(listing.stdout.split("\n").slice(0, 3)).toEqual([
-        "release.json",
-        "guincho_sample/__init__.py",
-        "guincho_sample/db.py",
-      ]);
-      const manifest = spawnSync("tar", ["-xzOf", one.summary.archive, "release.json"], {
-        encoding: "utf8",
-      });
-      expect(JSON.parse(manifest.stdout)).toEqual({
-        name: "guincho-sample",
-        version: "3.2.1",
-        start: "python3 -m guincho_sample.server",
-        migrate: "python3 -m guincho_sample.migrate",
-        health_path: "/healthz",
-      });
-    } finally {
-      cleanup();
-    }
+    const dir = scratch();
+    const one = build(path.join(dir, "a"), "--version", "3.2.1");
+    const two = build(path.join(dir, "b"), "--version", "3.2.1");
+    expect(one.summary.sha256).toBe(two.summary.sha256);
+    expect(path.basename(one.summary.archive)).toBe(`${one.summary.sha256}.tar.gz`);
+    const listing = spawnSync("tar", ["-tzf", one.summary.archive], { encoding: "utf8" });
+    expect(listing.stdout.split("\n").slice(0, 3)).toEqual([
+      "release.json",
+      "guincho_sample/__init__.py",
+      "guincho_sample/db.py",
+    ]);
+    const manifest = spawnSync("tar", ["-xzOf", one.summary.archive, "release.json"], {
+      encoding: "utf8",
+    });
+    expect(JSON.parse(manifest.stdout)).toEqual({
+      name: "guincho-sample",
+      version: "3.2.1",
+      start: "python3 -m guincho_sample.server",
+      migrate: "python3 -m guincho_sample.migrate",
+      health_path: "/healthz",
+    });
   });
 
   it("names the flag, the value and what is allowed for a bad version", () => {
@@ -121,26 +133,22 @@ describe("release archive", () => {
 
 describe("sample app", () => {
   it("migrates a fresh database to schema 2 in WAL mode, one event per migration", () => {
-    const { dir, cleanup } = tempDir("sample");
-    try {
-      const database = path.join(dir, "db", "app.sqlite3");
-      const run = migrate(database);
-      expect(run.status).toBe(0);
-      expect(run.events.map((event) => [event.event, event.version ?? event.schema])).toEqual([
-        ["migration_applied", 1],
-        ["migration_applied", 2],
-        ["migrate_completed", 2],
-      ]);
-      const mode = spawnSync("sqlite3", [database, "PRAGMA journal_mode;"], { encoding: "utf8" });
-      expect(mode.stdout.trim()).toBe("wal");
-      expect(migrate(database).events.at(-1)).toMatchObject({ applied: 0, schema: 2 });
-    } finally {
-      cleanup();
-    }
+    const dir = scratch();
+    const database = path.join(dir, "db", "app.sqlite3");
+    const run = migrate(database);
+    expect(run.status).toBe(0);
+    expect(run.events.map((event) => [event.event, event.version ?? event.schema])).toEqual([
+      ["migration_applied", 1],
+      ["migration_applied", 2],
+      ["migrate_completed", 2],
+    ]);
+    const mode = spawnSync("sqlite3", [database, "PRAGMA journal_mode;"], { encoding: "utf8" });
+    expect(mode.stdout.trim()).toBe("wal");
+    expect(migrate(database).events.at(-1)).toMatchObject({ applied: 0, schema: 2 });
   });
 
   it("answers 503 on /healthz until the migrations have run", async () => {
-    const { dir, cleanup } = tempDir("sample");
+    const dir = scratch();
     const app = await startApp(path.join(dir, "app.sqlite3"));
     try {
       expect(await getJson(app.port, "/healthz")).toEqual({
@@ -150,12 +158,11 @@ describe("sample app", () => {
     } finally {
       app.child.kill("SIGTERM");
       await app.exited;
-      cleanup();
     }
   });
 
   it("stores tows, syncs them with a sync_completed event and stops cleanly on SIGTERM", async () => {
-    const { dir, cleanup } = tempDir("sample");
+    const dir = scratch();
     const database = path.join(dir, "app.sqlite3");
     migrate(database);
     const app = await startApp(database);
@@ -183,7 +190,6 @@ describe("sample app", () => {
       app.child.kill("SIGTERM");
     }
     expect(await app.exited).toBe(0);
-    cleanup();
     expect(parseToolEvents(app.output()).map((event) => event.event)).toEqual([
       "app_started",
       "sync_completed",
@@ -193,7 +199,7 @@ describe("sample app", () => {
   });
 
   it("finishes a request already in flight when SIGTERM arrives, then closes", async () => {
-    const { dir, cleanup } = tempDir("sample");
+    const dir = scratch();
     const database = path.join(dir, "app.sqlite3");
     migrate(database);
     const app = await startApp(database);
@@ -207,7 +213,6 @@ describe("sample app", () => {
       () => app.child.kill("SIGTERM"),
     );
     expect(await app.exited).toBe(0);
-    cleanup();
     expect(answer).toMatch(/^HTTP\/1.1 201 Created\r\n/);
     expect(answer).toContain("Connection: close\r\n");
     expect(answer).toMatch(/\{"id": 1, "plate": "INFLIGHT"\}$/);
