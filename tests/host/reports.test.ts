@@ -388,6 +388,18 @@ describe("perf-audit", () => {
     });
   });
 
+  it("fails naming a damaged rotated log", () => {
+    const log = write("access.log", [jsonLine(1, "/tows/1", 200, 0.1)]);
+    const gz = zlib.gzipSync("a log cut short by a full disk\n");
+    fs.writeFileSync(`${log}.2.gz`, gz.subarray(0, gz.length - 9));
+    const result = runTool("perf-audit", ["--access-log", log, "--now", NOW]);
+    expect(result.status).toBe(1);
+    expect(onlyEvent(result.events, "perf_audit_failed").error).toBe(
+      `${log}.2.gz cannot be read: ` +
+        "Compressed file ended before the end-of-stream marker was reached",
+    );
+  });
+
   it("refuses a share outside 0..1 in one line", () => {
     const result = runTool("perf-audit", ["--max-5xx-share", "5"]);
     expect(result.status).toBe(2);

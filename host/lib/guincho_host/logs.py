@@ -31,13 +31,20 @@ def rotated_set(path: Path) -> list[Path]:
 
 
 def read_lines(path: Path) -> Iterator[str]:
-    """Lines of a plain or gzip-compressed text file, undecodable bytes replaced."""
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
-            yield from handle
-    else:
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            yield from handle
+    """Lines of a plain or gzip-compressed text file, undecodable bytes replaced.
+
+    A damaged or truncated file raises OSError naming the file.
+    """
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
+                yield from handle
+        else:
+            with path.open("r", encoding="utf-8", errors="replace") as handle:
+                yield from handle
+    except (OSError, EOFError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise OSError(f"{path} cannot be read: {reason}") from None
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -99,6 +99,10 @@ def run(main: Callable[[], int], prog: str, failed_event: str) -> NoReturn:
     except ToolFailed as error:
         emit(failed_event, "ERROR", error=str(error), **error.fields)
         sys.exit(EXIT_FAILED)
+    except (OSError, EOFError) as error:
+        # A file that vanished, a truncated .gz log, a full disk: still one failure event.
+        emit(failed_event, "ERROR", error=str(error) or type(error).__name__)
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         emit(failed_event, "ERROR", error="interrupted")
         sys.exit(130)
