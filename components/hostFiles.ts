@@ -673,7 +673,8 @@ fail() {
 write_file() {
   local mode=$1 owner=$2 target=$3 tmp
   mkdir -p "$(dirname "$target")"
-  tmp=$(mktemp "$target.XXXXXX")
+  # A hidden name beside the target: no include glob (logrotate.d, systemd) picks it up.
+  tmp=$(mktemp "$(dirname "$target")/.guincho.XXXXXX")
   cat >"$tmp"
   if [[ -f $target ]] && cmp -s "$tmp" "$target"; then
     rm -f "$tmp"
@@ -752,6 +753,8 @@ install_ops_agent() {
       "$keyring" "google-cloud-ops-agent-$codename-all" \\
       >/etc/apt/sources.list.d/google-cloud-ops-agent.list
     if ! { apt_get update && apt_get install google-cloud-ops-agent; }; then
+      # A repository apt cannot use would break every later apt-get update: drop it.
+      rm -f /etc/apt/sources.list.d/google-cloud-ops-agent.list
       event ERROR ops_agent_skipped "apt could not install google-cloud-ops-agent"
       return 0
     fi
