@@ -11,7 +11,7 @@ module.exports = {
   globalSetup: "<rootDir>/tests/helpers/global-setup.ts",
   globalTeardown: "<rootDir>/tests/helpers/global-teardown.ts",
   collectCoverageFrom: ["*.ts", "components/**/*.ts", "policies/**/*.ts", "tools/**/*.ts"],
-  coveragePathIgnorePatterns: ["/node_modules/", "/tests/", "jest.config.js"],
+  coveragePathIgnorePatterns: ["/node_modules/", "/tests/", "/tools/bench/", "jest.config.js"],
   coverageThreshold: {
     global: { statements: 85, branches: 75, functions: 85, lines: 85 },
   },

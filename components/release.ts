@@ -35,12 +35,18 @@ export interface ReleaseArgs {
   keepReleases?: number;
 }
 
-/** The remote part: wait for the bootstrap to have installed the tools, then deploy. */
+/**
+ * The remote part (bash, the login shell of OS Login users): wait for the bootstrap to have
+ * installed the tools, deploy, and copy the tool's JSON events into the journal (so Cloud
+ * Logging and the release alerts see them) while `pulumi up` shows them too. The exit
+ * status is the deploy tool's own.
+ */
 export function remoteDeployCommand(bucket: string, sha256: string, keep: number): string {
   return (
     `for i in $(seq 1 60); do test -x ${HOST_TOOLS}/deploy && break; sleep 10; done; ` +
     `sudo ${HOST_TOOLS}/deploy --archive gs://${bucket}/releases/${sha256}.tar.gz ` +
-    `--sha256 ${sha256} --keep ${keep}`
+    `--sha256 ${sha256} --keep ${keep} | tee >(systemd-cat -t guincho-deploy); ` +
+    "exit ${PIPESTATUS[0]}"
   );
 }
 

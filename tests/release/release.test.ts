@@ -136,9 +136,20 @@ describe("release component", () => {
         "--zone=southamerica-east1-b --tunnel-through-iap --quiet --command='" +
         "for i in $(seq 1 60); do test -x /opt/guincho/host/bin/deploy && break; sleep 10; " +
         "done; sudo /opt/guincho/host/bin/deploy --archive " +
-        `gs://guincho-lacerda-dev-artifacts/releases/${sha}.tar.gz --sha256 ${sha} --keep 5'`,
+        `gs://guincho-lacerda-dev-artifacts/releases/${sha}.tar.gz --sha256 ${sha} --keep 5 ` +
+        "| tee >(systemd-cat -t guincho-deploy); exit ${PIPESTATUS[0]}'",
     );
     expect(deploy.props.delete).toBeUndefined();
+  });
+
+  test("the remote command passes the deploy tool's exit status through the pipe", () => {
+    const remote = remoteDeployCommand("b", "abc", 3)
+      .replace(/^for .*?done; /, "")
+      .replace(/sudo \S+\/deploy .*?--keep 3/, '(echo \'{"event":"deploy_failed"}\'; exit 1)')
+      .replace("systemd-cat -t guincho-deploy", "cat >/dev/null");
+    const result = spawnSync("bash", ["-c", remote], { encoding: "utf8" });
+    expect(result.stdout).toBe('{"event":"deploy_failed"}\n');
+    expect(result.status).toBe(1);
   });
 
   test("the commands are pure functions of their inputs", () => {
