@@ -187,6 +187,8 @@ export class Server extends pulumi.ComponentResource {
           enableVtpm: true,
           enableIntegrityMonitoring: true,
         },
+        // NOTE: the script goes in metadata, not metadataStartupScript: a change there would
+        // replace the VM; in metadata it is updated in place and runs at the next boot.
         metadata: { ...SECURITY_METADATA, "startup-script": startupScript },
         scheduling: { automaticRestart: true, onHostMaintenance: "MIGRATE", preemptible: false },
         tags: [args.networkTag],

@@ -74,6 +74,8 @@ describe.each(STAGES)("the %s server", (stage) => {
     expect(metadata["enable-oslogin"]).toBe("TRUE");
     expect(metadata["block-project-ssh-keys"]).toBe("TRUE");
     expect(metadata["serial-port-enable"]).toBe("FALSE");
+    // In metadata, a new script updates the VM in place; metadataStartupScript would replace it.
+    expect(vmOf(stage).props.metadataStartupScript).toBeUndefined();
   });
 
   test("runs as the app's account with explicit scopes, Sheets included", () => {
