@@ -229,6 +229,11 @@ export function runPolicies(
         };
         const fallback = { type: r.type, name: r.name };
         for (const validate of validations) {
+          // CrossGuard's fast path: a typed validation of another type does not apply.
+          const token = (validate as { __pulumiType?: unknown }).__pulumiType;
+          if (typeof token === "string" && token !== r.type) {
+            continue;
+          }
           // A resource validation always reports against the resource it validates.
           const onResource = report(fallback);
           callSafely(() => validate(args, (message) => onResource(message)), policy.name);

@@ -12,11 +12,16 @@ import * as path from "path";
 const ROOT = path.resolve(__dirname, "../..");
 const run = process.env.CROSSGUARD_E2E === "1" ? describe : describe.skip;
 
-const grpc: any = jest.requireActual("@grpc/grpc-js");
-const services: any = jest.requireActual("@pulumi/pulumi/proto/analyzer_grpc_pb");
-const messages: any = jest.requireActual("@pulumi/pulumi/proto/analyzer_pb");
-const structpb: any = jest.requireActual("google-protobuf/google/protobuf/struct_pb");
-const emptypb: any = jest.requireActual("google-protobuf/google/protobuf/empty_pb");
+/** The generated gRPC modules, loaded only when the test runs (they have no types here). */
+function grpcModules(): Record<"grpc" | "services" | "messages" | "structpb" | "emptypb", any> {
+  return {
+    grpc: jest.requireActual("@grpc/grpc-js"),
+    services: jest.requireActual("@pulumi/pulumi/proto/analyzer_grpc_pb"),
+    messages: jest.requireActual("@pulumi/pulumi/proto/analyzer_pb"),
+    structpb: jest.requireActual("google-protobuf/google/protobuf/struct_pb"),
+    emptypb: jest.requireActual("google-protobuf/google/protobuf/empty_pb"),
+  };
+}
 
 function call(client: any, method: string, request: unknown): Promise<any> {
   return new Promise((resolve, reject) =>
@@ -46,6 +51,7 @@ run("the pack under CrossGuard's own runner", () => {
   });
 
   test("serves the guincho-lacerda pack and reports SSH open to ::/0 through a port range", async () => {
+    const { grpc, services, messages, structpb, emptypb } = grpcModules();
     const client = new services.AnalyzerClient(
       `127.0.0.1:${port}`,
       grpc.credentials.createInsecure(),

@@ -51,20 +51,7 @@ describe("npm run scan, as a process", () => {
     });
   });
 
-  test("exits 1 on a preview that creates a bucket left at the provider's defaults", () => {
-    const run = scan(path.join(FIXTURES, "preview.json"));
-    expect(run.status).toBe(1);
-    expect(run.stdout.split("\n").filter((l) => !l.startsWith("  "))).toEqual([
-      'MANDATORY  storage-uniform-access  gcp:storage/bucket:Bucket "guincho-prod-exports"',
-      'MANDATORY  storage-public-access-prevention  gcp:storage/bucket:Bucket "guincho-prod-exports"',
-      'MANDATORY  stateful-protected  gcp:storage/bucket:Bucket "guincho-prod-exports"',
-      "3 finding(s), 3 mandatory, on 1 resource(s) with the prod policy config.",
-      "",
-    ]);
-  });
-
   test.each([
-    [["missing.json"], "scan: missing.json: cannot read the file (ENOENT)\n"],
     [
       ["tests/policies/fixtures/preview.json", "--stage", "qa"],
       'scan: --stage: received "qa"; expected one of dev, staging, prod\n',
@@ -139,6 +126,26 @@ describe("scan input handling", () => {
     [["a.json", "--stage"], "--stage needs a value: one of dev, staging, prod"],
   ])("refuses the arguments %j", (argv, message) => {
     expect(() => parseScanArgs(argv)).toThrow(new ScanInputError(message));
+  });
+
+  test("exits 1 on a preview that creates a bucket left at the provider's defaults", () => {
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    expect(main([path.join(FIXTURES, "preview.json")])).toBe(1);
+    const text = String(log.mock.calls[0][0]);
+    log.mockRestore();
+    expect(text.split("\n").filter((l) => !l.startsWith("  "))).toEqual([
+      'MANDATORY  storage-uniform-access  gcp:storage/bucket:Bucket "guincho-prod-exports"',
+      'MANDATORY  storage-public-access-prevention  gcp:storage/bucket:Bucket "guincho-prod-exports"',
+      'MANDATORY  stateful-protected  gcp:storage/bucket:Bucket "guincho-prod-exports"',
+      "3 finding(s), 3 mandatory, on 1 resource(s) with the prod policy config.",
+    ]);
+  });
+
+  test("exits 2 with one line on stderr for a file that does not exist", () => {
+    const error = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    expect(main(["missing.json"])).toBe(2);
+    expect(error.mock.calls).toEqual([["scan: missing.json: cannot read the file (ENOENT)"]]);
+    error.mockRestore();
   });
 
   test("prints the usage for --help and exits 0", () => {
