@@ -90,6 +90,9 @@ export function renderBlock(
     "",
     ...spec.checks.map((check, i) => `${i + 1}. ${check}`),
     "",
+    "The commands below use prod's names (`guincho-lacerda-prod`, `guincho-prod-...`); for",
+    "another stage, replace `prod` with the stage's name.",
+    "",
     END,
   ].join("\n");
 }

@@ -135,3 +135,26 @@ export function helpFlags(tool: string): Set<string> {
   }
   return new Set([...text.matchAll(/--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 }
+
+/**
+ * The guincho systemd units a `systemctl` or `journalctl` command names, without wildcards
+ * or placeholders (`guincho-app@*`, `guincho-<routine>` are left out).
+ */
+export function unitNames(snippet: string): string[] {
+  if (!/\b(systemctl|journalctl)\b/.test(snippet)) {
+    return [];
+  }
+  return [...snippet.matchAll(/(?<![\w.-])guincho-[a-z0-9@.*<>-]*[a-z0-9*>]/g)]
+    .map((m) => m[0])
+    .filter((name) => !/[*<>]/.test(name));
+}
+
+/** Whether a unit name is installed by this repository: a unit file, a template or a timer. */
+export function unitExists(name: string, timers: readonly string[]): boolean {
+  const base = name.replace(/\.(service|timer)$/, "");
+  const dir = path.join(repoRoot, "host", "systemd");
+  if (base.includes("@")) {
+    return fs.existsSync(path.join(dir, `${base.split("@")[0]}@.service`));
+  }
+  return fs.existsSync(path.join(dir, `${base}.service`)) || timers.includes(`${base}.timer`);
+}
