@@ -426,3 +426,18 @@ test("refuses a manifest whose object is not data/<its sha256>.sqlite3.gz", () =
       "a backup's object is data/<its sha256>.sqlite3.gz",
   );
 });
+
+test("an operator's bare `restore` reads unset settings from the host's env file", () => {
+  const hostEnvFile = path.join(root, "host.env");
+  fs.writeFileSync(hostEnvFile, `GUINCHO_BACKUP_URL='file://${dest}'\n`);
+  try {
+    const result = restore(["--dry-run"]);
+    expect(result.stderr).toBe("");
+    expect(eventNamed(result.events, "restore_selected")).toMatchObject({
+      backup: second.backup,
+      source: `file://${dest}/manifests/${second.backup}.json`,
+    });
+  } finally {
+    fs.rmSync(hostEnvFile);
+  }
+});
