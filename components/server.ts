@@ -107,6 +107,11 @@ export function snapshotSchedulePolicy(
 export class Server extends pulumi.ComponentResource {
   readonly instanceName: pulumi.Output<string>;
   readonly instanceSelfLink: pulumi.Output<string>;
+  /**
+   * GCE's numeric id of the VM: unlike its name, it changes when the VM is replaced, so a
+   * deploy can trigger on it (a new VM has no release until one is deployed).
+   */
+  readonly instanceId: pulumi.Output<string>;
   readonly instanceGroupSelfLink: pulumi.Output<string>;
   readonly zone: string;
   readonly dataDiskName: pulumi.Output<string>;
@@ -220,6 +225,7 @@ export class Server extends pulumi.ComponentResource {
 
     this.instanceName = vm.name;
     this.instanceSelfLink = vm.selfLink;
+    this.instanceId = vm.instanceId;
     this.instanceGroupSelfLink = group.selfLink;
     this.zone = args.zone;
     this.dataDiskName = disk.name;
@@ -227,6 +233,7 @@ export class Server extends pulumi.ComponentResource {
     this.registerOutputs({
       instanceName: this.instanceName,
       instanceSelfLink: this.instanceSelfLink,
+      instanceId: this.instanceId,
       instanceGroupSelfLink: this.instanceGroupSelfLink,
       zone: this.zone,
       dataDiskName: this.dataDiskName,

@@ -30,6 +30,8 @@ const COMPUTED: Record<string, Computer> = {
     address: inputs.ipVersion === "IPV6" ? "2001:db8:4860::10" : "203.0.113.10",
   }),
   "gcp:compute/address:Address": () => ({ address: "10.20.0.50" }),
+  // The numeric id GCE gives a VM: a replaced VM keeps its name but gets a new id.
+  "gcp:compute/instance:Instance": () => ({ instanceId: "4200000000000000001" }),
   "gcp:dns/managedZone:ManagedZone": (name) => ({
     nameServers: ["ns-cloud-a1.googledomains.com.", "ns-cloud-a2.googledomains.com."],
     managedZoneId: `${name}-id`,
