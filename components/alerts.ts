@@ -311,7 +311,7 @@ function performanceAlerts(ctx: AlertContext): AlertSpec[] {
           "where users meet the system (the load balancer, including the VM's time).",
         checks: [
           "Dashboard: is CPU or memory high at the same time? Then the VM is the bottleneck.",
-          'Last perf-audit report (`jsonPayload.event="perf_audit_completed"`): which paths?',
+          'Last perf-audit report (`jsonPayload.event="perf_audit_report"`): which paths?',
           "A deploy or a Sheets sync at that time? Compare with the release and sync events.",
         ],
       },
