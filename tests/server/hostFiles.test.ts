@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import {
   accessLogFormat,
   bundleDigest,
@@ -341,6 +342,30 @@ describe("journald and the Ops Agent", () => {
       "      guincho_nginx_access:\n        receivers: [guincho_nginx_access]\n" +
         "        processors: [guincho_access_json]\n",
     );
+  });
+
+  test("the Ops Agent config is YAML whose pipelines use only what it defines", () => {
+    const config = YAML.parse(
+      renderHostFiles(DEV_HOST)["/etc/google-cloud-ops-agent/config.yaml"],
+    ) as {
+      logging: {
+        receivers: Record<string, { type: string }>;
+        processors: Record<string, { type: string; field?: string }>;
+        service: { pipelines: Record<string, { receivers: string[]; processors?: string[] }> };
+      };
+    };
+    const { receivers, processors, service } = config.logging;
+    expect(Object.values(receivers).map((r) => r.type)).toEqual([
+      "systemd_journald",
+      "files",
+      "files",
+    ]);
+    for (const pipeline of Object.values(service.pipelines)) {
+      expect(pipeline.receivers.every((r) => r in receivers)).toBe(true);
+      expect((pipeline.processors ?? []).every((p) => p in processors)).toBe(true);
+    }
+    // The host tools' JSON events become jsonPayload fields (event, severity...).
+    expect(processors.guincho_events).toEqual({ type: "parse_json", field: "MESSAGE" });
   });
 
   test("the access log format is guincho_json when the bundle defines it", () => {
