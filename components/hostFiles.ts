@@ -341,7 +341,10 @@ export function renderTimer(spec: TimerSpec): string {
 
 /** Options of the nginx site; the defaults are the VM's paths (tests point them elsewhere). */
 export interface NginxSiteOptions {
-  /** Directory of upstream.conf (written by host/bin/deploy) and log-format.conf. */
+  /**
+   * Directory of upstream.conf (written by host/bin/deploy) and log-format.conf.
+   * @default HOST_PATHS.nginxDir
+   */
   nginxDir?: string;
   /** @default "/var/log/nginx" */
   logDir?: string;
