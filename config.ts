@@ -320,6 +320,16 @@ export const StageConfigSchema = z.strictObject({
       weeklyAt: weekdayTime.default("Sun 03:30").describe("Weekly full backup, local time."),
       drillAt: hhmm.default("05:30").describe("Daily restore drill time, local time."),
       localCopies: z.number().int().min(0).max(30).default(3).describe("Copies kept on disk."),
+      sanitizedWriter: z
+        .email({
+          error:
+            "expected a service account e-mail like guincho-app@<prod>.iam.gserviceaccount.com",
+        })
+        .optional()
+        .describe(
+          "Staging only: prod's app account, allowed to add sanitized copies under " +
+            "sanitized/ in this stage's backup bucket (create only: no read, no delete).",
+        ),
     })
     .describe("Backups of the SQLite database."),
   release: z

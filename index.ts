@@ -57,6 +57,7 @@ const backups = new BackupBucket(
     retentionDays: cfg.backup.retentionDays,
     lockRetention: cfg.lockRetention,
     writerServiceAccountEmail: identity.appServiceAccountEmail,
+    sanitizedWriterEmail: cfg.backup.sanitizedWriter,
     labels: cfg.commonLabels,
     protect: cfg.protect,
   },

@@ -29,6 +29,13 @@ export interface BackupBucketArgs {
   softDeleteDays?: number;
   /** Service account e-mail that writes backups (the app's): create and read only. */
   writerServiceAccountEmail: pulumi.Input<string>;
+  /**
+   * Another stage's account that may add objects under `sanitized/` only: prod's app account
+   * publishing sanitized copies for staging. Personal data never leaves prod; masked copies
+   * arrive here one way (create only: it can neither read nor delete).
+   * @default none
+   */
+  sanitizedWriterEmail?: string;
   /** Labels of the stage; `purpose: backups` is added (the policy pack keys on it). */
   labels: Record<string, string>;
   /**
@@ -75,6 +82,9 @@ export function backupLifecycleRules(retentionDays: number): LifecycleRule[] {
  * Roles the backup writer gets on this bucket only. objectCreator can create but not delete,
  * and overwriting an object needs delete, so existing backups are safe from the VM itself.
  */
+/** Where sanitized copies of prod's data land in staging's bucket. */
+export const SANITIZED_PREFIX = "sanitized";
+
 export const WRITER_ROLES = ["roles/storage.objectCreator", "roles/storage.objectViewer"] as const;
 
 export class BackupBucket extends pulumi.ComponentResource {
@@ -120,6 +130,22 @@ export class BackupBucket extends pulumi.ComponentResource {
           bucket: bucket.name,
           role,
           member: pulumi.interpolate`serviceAccount:${args.writerServiceAccountEmail}`,
+        },
+        { parent: this },
+      );
+    }
+    if (args.sanitizedWriterEmail) {
+      new gcp.storage.BucketIAMMember(
+        `${name}-backups-sanitized-writer`,
+        {
+          bucket: bucket.name,
+          role: "roles/storage.objectCreator",
+          member: `serviceAccount:${args.sanitizedWriterEmail}`,
+          condition: {
+            title: "sanitized-prefix-only",
+            description: "Prod publishes sanitized copies under sanitized/ and nowhere else.",
+            expression: pulumi.interpolate`resource.name.startsWith("projects/_/buckets/${bucket.name}/objects/${SANITIZED_PREFIX}/")`,
+          },
         },
         { parent: this },
       );

@@ -8,7 +8,7 @@ const MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember";
 describe("backup bucket", () => {
   const runs: Record<string, ProgramRun> = {};
   beforeAll(async () => {
-    for (const stage of ["dev", "prod"]) {
+    for (const stage of ["dev", "staging", "prod"]) {
       runs[stage] = await runStage(stage);
     }
   });
@@ -58,6 +58,23 @@ describe("backup bucket", () => {
         "serviceAccount:guincho-app@guincho-lacerda-prod.iam.gserviceaccount.com",
       ],
     ]);
+  });
+
+  test("staging lets prod's app account add sanitized copies under sanitized/ only", () => {
+    const grant = named(runs.staging, MEMBER, "guincho-staging-backups-sanitized-writer");
+    expect(grant.props).toEqual({
+      bucket: "guincho-lacerda-staging-backups",
+      role: "roles/storage.objectCreator",
+      member: "serviceAccount:guincho-app@guincho-lacerda-prod.iam.gserviceaccount.com",
+      condition: {
+        title: "sanitized-prefix-only",
+        description: "Prod publishes sanitized copies under sanitized/ and nowhere else.",
+        expression:
+          'resource.name.startsWith("projects/_/buckets/guincho-lacerda-staging-backups/objects/sanitized/")',
+      },
+    });
+    const prodGrants = runs.prod.resources.filter((r) => r.name.endsWith("-sanitized-writer"));
+    expect(prodGrants).toEqual([]);
   });
 
   test("exports the bucket and the URL the host tools write to", () => {
