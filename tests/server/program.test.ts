@@ -3,7 +3,13 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { validateStageConfig, type ConfigError } from "../../config";
-import { readHostBundle, renderStartupScript, REPORT_TIMES } from "../../components/hostFiles";
+import {
+  GOOGLE_FRONT_END_RANGES,
+  readHostBundle,
+  renderStartupScript,
+  REPORT_TIMES,
+} from "../../components/hostFiles";
+import { LOAD_BALANCER_RANGES } from "../../components/network";
 import { Server, type ServerArgs } from "../../components/server";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { createMocks } from "../../tools/mocks";
@@ -407,4 +413,8 @@ describe("the Server component", () => {
         '"us-east1-b"; expected a zone of region southamerica-east1',
     );
   });
+});
+
+test("nginx believes forwarded headers from exactly the ranges the firewall lets in", () => {
+  expect(GOOGLE_FRONT_END_RANGES).toEqual(LOAD_BALANCER_RANGES);
 });
