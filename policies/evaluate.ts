@@ -17,7 +17,7 @@ import type {
 } from "@pulumi/policy";
 import type { Resource } from "@pulumi/pulumi";
 import { policies, PACK_ENFORCEMENT_LEVEL } from "./rules";
-import { ENCRYPTED_SECRET_TEXT } from "./secretText";
+import { ENCRYPTED_SECRET_TEXT } from "./util";
 import { policyConfigFor, type PolicyStage } from "./stages";
 
 export type { PolicyStage } from "./stages";

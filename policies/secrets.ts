@@ -5,8 +5,7 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { onVms } from "./compute";
-import { ENCRYPTED_SECRET_TEXT } from "./secretText";
-import { describe, objectOf } from "./util";
+import { describe, ENCRYPTED_SECRET_TEXT, objectOf } from "./util";
 
 /** What a leaked secret looks like in a script or a metadata value. */
 const SECRET_PATTERNS: { what: string; pattern: RegExp }[] = [

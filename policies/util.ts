@@ -95,3 +95,5 @@ export function configOf<T extends object>(
   );
   return { ...defaults, ...args.getConfig<Record<string, unknown>>() } as T;
 }
+/** What an encrypted secret of a `pulumi stack export` (no plaintext) evaluates as. */
+export const ENCRYPTED_SECRET_TEXT = "[secret]";
