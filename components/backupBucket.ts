@@ -1,7 +1,7 @@
 /**
- * The bucket that holds the SQLite backups: regional, private, versioned, with soft delete
- * and a retention policy (locked in prod) so no one, not even an administrator in a hurry,
- * can delete a backup before its time. The app's service account may create and read
+ * The bucket that holds the SQLite backups: regional, private, with soft delete and a
+ * retention policy (locked in prod) so no one, not even an administrator in a hurry, can
+ * delete or replace a backup before its time. The app's service account may create and read
  * objects in this bucket only, never delete or overwrite them.
  */
 import * as gcp from "@pulumi/gcp";
@@ -51,8 +51,8 @@ export type LifecycleRule = gcp.types.input.storage.BucketLifecycleRule;
 /**
  * Lifecycle of backup objects: colder classes only when an object will stay there longer
  * than the class's minimum storage duration (Nearline 30 days, Coldline 90), then deletion
- * once the retention has passed. Noncurrent versions exist only after a deletion and go
- * a week later.
+ * once the retention has passed. Noncurrent versions (from a bucket that was versioned
+ * before) go a week later.
  */
 export function backupLifecycleRules(retentionDays: number): LifecycleRule[] {
   const rules: LifecycleRule[] = [];
@@ -111,7 +111,11 @@ export class BackupBucket extends pulumi.ComponentResource {
         storageClass: "STANDARD",
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
-        versioning: { enabled: true },
+        // NOTE: Cloud Storage refuses Object Versioning on a bucket with a retention policy
+        // (the two are mutually exclusive). The retention policy is the stronger guarantee:
+        // no object can be deleted or replaced before its time, and soft delete keeps a
+        // deleted one recoverable after that. Backups are never overwritten anyway.
+        versioning: { enabled: false },
         softDeletePolicy: { retentionDurationSeconds: softDeleteDays * DAY_SECONDS },
         retentionPolicy: {
           retentionPeriod: String(args.retentionDays * DAY_SECONDS),

@@ -13,7 +13,7 @@ describe("backup bucket", () => {
     }
   });
 
-  test("prod: regional, private, versioned, soft delete, locked 30-day retention, protected", () => {
+  test("prod: regional, private, soft delete, locked 30-day retention, protected", () => {
     const bucket = named(runs.prod, BUCKET, "guincho-prod-backups");
     expect(bucket.protect).toBe(true);
     expect(bucket.props).toMatchObject({
@@ -22,7 +22,8 @@ describe("backup bucket", () => {
       storageClass: "STANDARD",
       uniformBucketLevelAccess: true,
       publicAccessPrevention: "enforced",
-      versioning: { enabled: true },
+      // Versioning and a retention policy are mutually exclusive in Cloud Storage.
+      versioning: { enabled: false },
       softDeletePolicy: { retentionDurationSeconds: 604800 },
       retentionPolicy: { retentionPeriod: "2592000", isLocked: true },
       forceDestroy: false,
