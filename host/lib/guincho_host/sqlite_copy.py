@@ -35,10 +35,13 @@ class DatabaseFacts:
     sqlite_version: str
 
 
-def snapshot(source: Path, target: Path) -> None:
-    """Copies ``source`` to the new file ``target`` inside one read transaction, then fsyncs it.
+def snapshot(source: Path, target: Path, durable: bool = False) -> None:
+    """Copies ``source`` to the new file ``target`` inside one read transaction.
 
     The source is opened read-only, so the copy never writes to the live database.
+    ``durable`` fsyncs the copy. NOTE: the backup tool leaves it off on purpose: its copy is a
+    scratch file that lives for seconds (what is kept is the compressed object, fsynced), and
+    forcing a whole database to disk at once delays the app's own fsyncs.
     """
     if target.exists():
         raise CopyError(f"copy target {target} already exists")
@@ -56,7 +59,8 @@ def snapshot(source: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
-    fsync_file(target)
+    if durable:
+        fsync_file(target)
 
 
 def open_frozen(path: Path) -> sqlite3.Connection:
