@@ -112,7 +112,12 @@ describe("workflows", () => {
       matrix: { stage: ["dev", "staging", "prod"] },
     });
     const pulumi = preview.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
-    expect(pulumi?.with).toMatchObject({ command: "preview", policyPacks: "policies" });
+    expect(pulumi?.with).toMatchObject({
+      command: "preview",
+      policyPacks: "policies",
+      // Without the stage's config, dev and staging would be judged by prod's rules.
+      policyPackConfigs: "policies/config/${{ matrix.stage }}.json",
+    });
   });
 
   test("prod deploys behind the production environment, after a pre-deploy backup", () => {
