@@ -223,6 +223,7 @@ const release = new Release(
     version: cfg.release.version,
     artifactsBucket: artifacts.bucketName,
     instanceName: server.instanceName,
+    instanceId: server.instanceId,
     zone: cfg.zone,
     project: cfg.gcpProject,
     keepReleases: cfg.release.keepReleases,

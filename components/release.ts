@@ -26,6 +26,11 @@ export interface ReleaseArgs {
   artifactsBucket: pulumi.Input<string>;
   /** The VM that runs the app. */
   instanceName: pulumi.Input<string>;
+  /**
+   * The VM's unique id. A replaced VM keeps its name but gets a new id, and starts with no
+   * release (releases live on its boot disk): a new id deploys the release again.
+   */
+  instanceId: pulumi.Input<string>;
   zone: string;
   project: string;
   /**
@@ -114,8 +119,8 @@ export class Release extends pulumi.ComponentResource {
               remoteDeployCommand(bucket, release.sha256, keep),
             ),
           ),
-        // A new archive (a new hash) is a new deploy; the same archive never redeploys.
-        triggers: [release.sha256],
+        // A new archive (a new hash), or a new VM, is a new deploy; nothing else redeploys.
+        triggers: [release.sha256, args.instanceId],
       },
       { parent: this, dependsOn: [object] },
     );

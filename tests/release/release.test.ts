@@ -130,7 +130,8 @@ describe("release component", () => {
   test("deploys through IAP only when the archive changes, and waits for the tool", () => {
     const sha = packDirectory(SAMPLE).sha256;
     const deploy = named(run, "command:local:Command", "guincho-dev-deploy");
-    expect(deploy.props.triggers).toEqual([sha]);
+    // The archive's hash, and the VM's id: a replaced VM gets the release again.
+    expect(deploy.props.triggers).toEqual([sha, "4200000000000000001"]);
     expect(deploy.props.create).toBe(
       "gcloud compute ssh guincho-dev-vm --project=guincho-lacerda-dev " +
         "--zone=southamerica-east1-b --tunnel-through-iap --quiet --command='" +
