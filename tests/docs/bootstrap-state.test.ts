@@ -6,6 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { repoRoot, tempDir } from "../helpers/host";
+import { fencedSnippets, handbookPages, read } from "./handbook";
 
 const script = path.join(repoRoot, "tools", "bootstrap-state.sh");
 const ARGS = ["guincho-lacerda-pulumi-state", "southamerica-east1", "guincho-lacerda-ops"];
@@ -151,5 +152,22 @@ describe("tools/bootstrap-state.sh", () => {
     expect(stderr).toContain(
       "bootstrap-state: expected 3 arguments (state bucket, region, project), received 1",
     );
+  });
+
+  test("every invocation the handbook quotes is accepted as written", () => {
+    const quoted = handbookPages()
+      .flatMap((page) => fencedSnippets(read(page)))
+      .filter((snippet) => snippet.startsWith("tools/bootstrap-state.sh "));
+    expect(quoted.length).toBeGreaterThanOrEqual(2);
+    for (const snippet of quoted) {
+      const args = snippet.split(/\s+/).slice(1);
+      const dry = args.includes("--dry-run") ? args : ["--dry-run", ...args];
+      const { status, stderr } = bootstrap(dry);
+      expect({ snippet, status, stderr: status === 0 ? "" : stderr }).toEqual({
+        snippet,
+        status: 0,
+        stderr: "",
+      });
+    }
   });
 });

@@ -66,19 +66,19 @@ export function anchors(text: string): Set<string> {
   return found;
 }
 
-/**
- * The code of a page, one command per entry: fenced blocks split into logical lines (a
- * trailing backslash continues the line), and inline code spans of the prose.
- */
-export function codeSnippets(text: string): string[] {
+/** The lines of a page's fenced code blocks; a trailing backslash continues the line. */
+export function fencedSnippets(text: string): string[] {
   const snippets: string[] = [];
   for (const block of text.matchAll(/^[ \t]*```[^\n]*\n([\s\S]*?)^[ \t]*```/gm)) {
     snippets.push(...block[1].replace(/\s*\\\n\s*/g, " ").split("\n"));
   }
-  for (const span of prose(text).matchAll(/`([^`\n]+)`/g)) {
-    snippets.push(span[1]);
-  }
   return snippets.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** The code of a page, one command per entry: fenced lines, then inline code spans. */
+export function codeSnippets(text: string): string[] {
+  const spans = [...prose(text).matchAll(/`([^`\n]+)`/g)].map((m) => m[1].trim());
+  return [...fencedSnippets(text), ...spans.filter((s) => s.length > 0)];
 }
 
 /** A host tool named in a snippet, with the flags written after it (up to `|`, `;`, `#`). */
