@@ -10,7 +10,7 @@ export const repoRoot = path.resolve(__dirname, "..", "..");
 
 /** Repository-relative paths of every handbook page: docs/**\/*.md and README.md. */
 export function handbookPages(): string[] {
-  const pages: string[] = ["README.md"];
+  const pages = fs.existsSync(path.join(repoRoot, "README.md")) ? ["README.md"] : [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true })) {
       const rel = path.join(dir, entry.name);
