@@ -6,6 +6,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
+/** The least a resource can be: one input, no provider behind it. */
+class Bare extends pulumi.CustomResource {
+  constructor(name: string, index: number) {
+    super("bench:index:Bare", name, { index });
+  }
+}
+
 async function main(count: number): Promise<void> {
   pulumi.runtime.setMocks(
     {
@@ -18,7 +25,7 @@ async function main(count: number): Promise<void> {
   );
   await pulumi.runtime.runInPulumiStack(async () => {
     for (let i = 0; i < count; i++) {
-      new pulumi.CustomResource("bench:index:Bare", `bare-${i}`, { index: i });
+      new Bare(`bare-${i}`, i);
     }
     return undefined;
   });
