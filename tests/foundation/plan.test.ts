@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { repoRoot } from "../helpers/program";
+import { evaluatePolicies } from "../../policies/evaluate";
+import { toMermaid, toText } from "../../tools/plan";
+import { repoRoot, runStage } from "../helpers/program";
 
 type PlanModule = typeof import("../../tools/plan");
 
@@ -30,11 +32,27 @@ function writeStackFile(change: (config: Record<string, any>) => void): string {
   return file;
 }
 
+/** A plan built from the suite's cached run of a committed stack, for the renderers. */
+async function cachedPlan(stage: "dev" | "staging" | "prod") {
+  const run = await runStage(stage);
+  const findings = evaluatePolicies(
+    run.resources
+      .filter((r) => r.custom)
+      .map((r) => ({ type: r.type, name: r.name, props: r.props, protect: r.protect })),
+    stage,
+  );
+  return { run, findings, exitCode: 0 as const };
+}
+
 describe("npm run plan", () => {
-  test("prints the JSON document of the contract for a stage", async () => {
-    const { code, out } = await plan("--stack", "prod", "--json");
-    expect(code).toBe(0);
-    const doc = JSON.parse(out);
+  let prodJson: { code: number; out: string; err: string };
+  beforeAll(async () => {
+    prodJson = await plan("--stack", "prod", "--json");
+  });
+
+  test("prints the JSON document of the contract for a stage", () => {
+    expect(prodJson.code).toBe(0);
+    const doc = JSON.parse(prodJson.out);
     expect(Object.keys(doc)).toEqual(["stack", "resources", "outputs", "findings"]);
     expect(doc.stack).toBe("prod");
     expect(doc.resources[0]).toEqual({
@@ -44,24 +62,62 @@ describe("npm run plan", () => {
       props: expect.objectContaining({ project: "guincho-lacerda-prod" }),
       protect: false,
     });
+    const vm = doc.resources.find((r: any) => r.type === "gcp:compute/instance:Instance");
+    expect([vm.name, vm.parent, vm.protect]).toEqual([
+      "guincho-prod-vm",
+      "guincho:server:Server::guincho-prod",
+      true,
+    ]);
     expect(doc.outputs.stage).toBe("prod");
-    expect(doc.findings.filter((f: any) => f.enforcementLevel === "mandatory")).toEqual([]);
+    expect(doc.findings).toEqual([]);
   });
 
-  test("prints a readable tree with outputs and findings", async () => {
-    const { code, out } = await plan("--stack", "dev");
-    expect(code).toBe(0);
-    expect(out).toMatch(/^Stack dev: \d+ resources$/m);
-    expect(out).toContain("  guincho-dev-gcp  (pulumi:providers:gcp)");
-    expect(out).toContain("Outputs:\n");
-    expect(out).toContain("  stage: dev");
+  test("plans prod's encrypted secret with a placeholder, and prints secrets masked", () => {
+    expect(prodJson.out).not.toContain("v1:Zq0yN2xhY2VyZGEtY2hhdC13ZWJob29r");
+    expect(prodJson.out).not.toContain("not decrypted by the offline plan");
+    const chat = JSON.parse(prodJson.out).resources.find(
+      (r: any) => r.name === "guincho-prod-chat",
+    );
+    expect(chat.props.type).toBe("webhook_tokenauth");
+    expect(chat.props.labels).toBe("[secret]");
   });
 
-  test("draws the stage as a Mermaid flowchart", async () => {
-    const { code, out } = await plan("--stack", "staging", "--format", "mermaid");
-    expect(code).toBe(0);
-    expect(out.split("\n")[0]).toBe("flowchart TB");
+  test("prints a readable tree: components, children indented, protection, outputs", async () => {
+    const out = toText(await cachedPlan("prod"));
+    const lines = out.split("\n");
+    expect(lines[0]).toMatch(/^Stack prod: \d+ resources$/);
+    expect(lines).toContain("  guincho-prod-gcp  (pulumi:providers:gcp)");
+    expect(lines).toContain("  + guincho-prod  (guincho:server:Server)");
+    expect(lines).toContain("    guincho-prod-vm  (gcp:compute/instance:Instance)  [protected]");
+    expect(lines).toContain("  stage: prod");
+    expect(lines[lines.length - 1]).toBe("Policy findings: none");
+  });
+
+  test("lists policy findings with their level, policy, resource and message", async () => {
+    const planned = await cachedPlan("dev");
+    planned.findings = [
+      {
+        policy: "compute-no-public-ip",
+        enforcementLevel: "mandatory",
+        resource: { type: "gcp:compute/instance:Instance", name: "guincho-dev-vm" },
+        message: "has a public IP",
+      },
+    ];
+    expect(toText(planned).split("\n").slice(-2)).toEqual([
+      "Policy findings:",
+      "  [mandatory] compute-no-public-ip on guincho-dev-vm: has a public IP",
+    ]);
+  });
+
+  test("draws the stage as a Mermaid flowchart, components as subgraphs", async () => {
+    const out = toMermaid(await cachedPlan("staging"));
+    const lines = out.split("\n");
+    expect(lines[0]).toBe("flowchart TB");
     expect(out).not.toContain("providers:gcp");
+    expect(lines).toContain('  subgraph r0["Identity<br/>guincho-staging"]');
+    expect(lines.filter((l) => l.trim() === "end").length).toBe(
+      lines.filter((l) => l.trim().startsWith("subgraph")).length,
+    );
   });
 
   test("plans a config file that is not committed yet", async () => {
@@ -71,11 +127,6 @@ describe("npm run plan", () => {
     const { code, out } = await plan("--stack", "dev", "--config-file", file, "--json");
     expect(code).toBe(0);
     expect(JSON.parse(out).outputs.gcpProject).toBe("guincho-lacerda-sandbox");
-  });
-
-  test("plans prod with a marked placeholder for its encrypted secret", async () => {
-    const { out } = await plan("--stack", "prod", "--json");
-    expect(out).not.toContain("v1:Zq0yN2xhY2VyZGEtY2hhdC13ZWJob29r");
   });
 
   test("exits 2 on invalid config with one line per problem", async () => {
@@ -90,6 +141,21 @@ describe("npm run plan", () => {
       "Invalid configuration for this stack; nothing was planned:",
       "guincho:server.dataDiskGb: received 5; expected at least 10",
       expect.stringMatching(/^guincho:sever: unknown key .*did you mean "server"\?/),
+    ]);
+  });
+
+  test("exits 2 without a stack trace when a component refuses its settings", async () => {
+    const file = writeStackFile((c) => {
+      c["guincho:release"] = { archive: "examples" };
+    });
+    const { code, out, err } = await plan("--stack", "dev", "--config-file", file);
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err.split("\n")).toEqual([
+      "The program refused this stack's settings; nothing was planned:",
+      `guincho:release.archive: ${path.join(repoRoot, "examples")}: no release.json at the top; ` +
+        "an app directory needs one (see docs/releases.md). Point it at an app directory with a " +
+        "release.json, or at a .tar.gz built from one.",
     ]);
   });
 
