@@ -1,7 +1,7 @@
 /**
  * host/bin/backup against real SQLite files: what it writes, where, and what it reports.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
@@ -346,4 +346,33 @@ describe("systemd units", () => {
       remove();
     }
   });
+});
+
+test("waits for another backup's lock, and gives up after --lock-timeout", async () => {
+  const local = path.join(root, "data", "backups");
+  fs.mkdirSync(local, { recursive: true });
+  const holder = spawn(
+    python(),
+    [
+      "-c",
+      "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); " +
+        "print('held', flush=True); time.sleep(30)",
+      path.join(local, ".backup.lock"),
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  try {
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    const result = backup([
+      ...["--destination", `file://${path.join(root, "dest")}`, "--kind", "daily"],
+      ...["--lock-timeout", "0.5"],
+    ]);
+    expect(result.status).toBe(1);
+    expect(eventNamed(result.events, "backup_failed").reason).toBe(
+      `another backup still holds ${path.join(local, ".backup.lock")} after 0.5 s`,
+    );
+    expect(listFiles(path.join(root, "dest"))).toEqual([]);
+  } finally {
+    holder.kill("SIGKILL");
+  }
 });

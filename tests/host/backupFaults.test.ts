@@ -247,3 +247,33 @@ test("a writer committing throughout the backup: it finishes and holds every ear
     writer.kill("SIGKILL");
   }
 });
+
+test("SIGTERM (systemd's timeout) ends a backup with backup_failed and no leftovers", async () => {
+  const dest = path.join(root, "term-dest");
+  const local = path.join(root, "term-local");
+  const child = spawn(
+    python(),
+    [
+      ...[path.join(hostBin, "backup"), "--database", database, "--local-dir", local],
+      ...["--destination", `file://${dest}`, "--kind", "daily"],
+    ],
+    { env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: "1" } },
+  );
+  let out = "";
+  let sent = false;
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('"event": "backup_copied"') && child.signalCode === null && !sent) {
+      sent = child.kill("SIGTERM");
+    }
+  });
+  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  expect(status).toBe(1);
+  expect(eventNamed(parseEvents(out), "backup_failed")).toMatchObject({
+    severity: "ERROR",
+    kind: "daily",
+    reason: "stopped by signal SIGTERM",
+  });
+  expect(listFiles(local)).toEqual([".backup.lock"]);
+  expect(listFiles(dest)).toEqual([]);
+});
