@@ -4,7 +4,7 @@
  * operator needs. Components receive plain values; none of them reads config.
  */
 import * as path from "path";
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./components/gcp";
 import type * as pulumi from "@pulumi/pulumi";
 import { loadStageConfig } from "./config";
 import { BackupBucket } from "./components/backupBucket";

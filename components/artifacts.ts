@@ -4,7 +4,7 @@
  * so a changed tool is a new object and the VM can verify what it downloaded.
  */
 import * as path from "path";
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostBundle } from "./hostFiles";
 

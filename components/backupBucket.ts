@@ -4,7 +4,7 @@
  * delete or replace a backup before its time. The app's service account may create and read
  * objects in this bucket only, never delete or overwrite them.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 const DAY_SECONDS = 86_400;

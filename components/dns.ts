@@ -4,7 +4,7 @@
  * certificate authorities Certificate Manager uses, the certificate's authorization
  * CNAME, and the company's other records passed through from config.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 /** A record the zone holds besides the edge's own; `name` is relative to the zone. */

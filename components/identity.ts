@@ -3,7 +3,7 @@
  * its secret key, the administrators' access, the Sheets quotas, and the CI identity
  * (Workload Identity Federation for GitHub Actions). No basic roles, no service account keys.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 

@@ -4,7 +4,7 @@
  * and SSL policy, a 301 redirect on 80, a backend service on the VM's instance group with
  * a `/healthz` health check and request logging, and a Cloud Armor policy on the backend.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Lowest priority: the rule that applies when no other matches. */

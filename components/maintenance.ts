@@ -9,7 +9,7 @@
  * (nginx, the active app colour, the timers) is enabled at boot and the data disk is mounted
  * from fstab; the reboot happens inside the window, before the post-patch health check.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { MaintenanceWindow } from "../config";
 import { patchRuns, type PatchRunSpec } from "./patching";

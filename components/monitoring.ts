@@ -4,7 +4,7 @@
  * JSON events, the alert policies of `alerts.ts` (each with its runbook text), the dashboard,
  * and Data Access audit logs for the services that hold the data and the secrets.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import {
   alertDocumentation,

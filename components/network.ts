@@ -3,7 +3,7 @@
  * Private Google Access), Cloud NAT for egress without public IPs, and a firewall that lets
  * in only Google's IAP tunnel (SSH) and Google's load balancers (HTTP), logging every rule.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Google's Identity-Aware Proxy TCP forwarding range: the only source of SSH. */

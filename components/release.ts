@@ -7,7 +7,7 @@
  * serving: the tool never switches nginx to an unhealthy colour.
  */
 import * as command from "@pulumi/command";
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";

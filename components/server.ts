@@ -7,7 +7,7 @@
  * new zone) deletes the VM first and re-attaches the same disk to the new one; the disk is
  * never an input that changes with the VM, so it is never replaced with it.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { DATA_DISK_DEVICE_NAME, renderStartupScript, type HostSettings } from "./hostFiles";
 

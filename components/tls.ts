@@ -3,7 +3,7 @@
  * Manager with DNS authorization (so it is issued before the DNS cut-over and renews
  * itself), the certificate map the HTTPS proxy serves it from, and the SSL policy.
  */
-import * as gcp from "@pulumi/gcp";
+import * as gcp from "./gcp";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The SSL profiles this project accepts; both exclude the weak suites of COMPATIBLE. */

@@ -2,7 +2,7 @@
  * Compute Engine rules: the VM and its templates. CIS GCP Foundations section 4, with the
  * guest environment's reading of metadata flags ("TRUE", "True", "1" all mean true).
  */
-import { compute } from "@pulumi/gcp";
+import * as compute from "@pulumi/gcp/compute";
 import {
   validateResourceOfType,
   type ReportViolation,

@@ -2,7 +2,7 @@
  * Cloud DNS: DNSSEC on public zones (private zones are answered only inside the VPC and
  * need none), and no RSASHA1 signing keys.
  */
-import { dns } from "@pulumi/gcp";
+import * as dns from "@pulumi/gcp/dns";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { arrayOf, describe, objectOf, quote } from "./util";
 

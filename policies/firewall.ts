@@ -3,7 +3,7 @@
  * exposure only when it is enabled, ingress, and reaches the internet; a missing source list
  * means every source (Google Cloud's default), and `::/0` counts as much as `0.0.0.0/0`.
  */
-import { compute } from "@pulumi/gcp";
+import * as compute from "@pulumi/gcp/compute";
 import {
   validateResourceOfType,
   type ReportViolation,

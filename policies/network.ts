@@ -2,7 +2,7 @@
  * VPC networks and subnets: custom subnets, flow logs and Private Google Access. Proxy-only
  * subnets carry no VMs, so flow logs and Private Google Access do not apply to them.
  */
-import { compute } from "@pulumi/gcp";
+import * as compute from "@pulumi/gcp/compute";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { describe, objectOf, quote } from "./util";
 

@@ -3,7 +3,7 @@
  * buckets (label `purpose: backups`) that keep what they hold. Public IAM grants on buckets
  * are caught by iam-no-public-members, which covers every kind of IAM resource.
  */
-import { storage } from "@pulumi/gcp";
+import * as storage from "@pulumi/gcp/storage";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { arrayOf, describe, labelsOf, objectOf, quote } from "./util";
 

@@ -3,7 +3,9 @@
  * stage's minimum, alerts that reach someone, required labels. Each takes its numbers from
  * the stage's policy config (policies/config/<stage>.json); the schema defaults are prod's.
  */
-import { compute, monitoring, storage } from "@pulumi/gcp";
+import * as compute from "@pulumi/gcp/compute";
+import * as monitoring from "@pulumi/gcp/monitoring";
+import * as storage from "@pulumi/gcp/storage";
 import {
   validateResourceOfType,
   type ResourceValidationArgs,

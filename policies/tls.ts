@@ -2,7 +2,7 @@
  * TLS at the load balancer: SSL policies at TLS 1.2 or later with a profile free of weak
  * ciphers, and no HTTPS or SSL proxy left on Google's default policy (TLS 1.0, COMPATIBLE).
  */
-import { compute } from "@pulumi/gcp";
+import * as compute from "@pulumi/gcp/compute";
 import {
   validateResourceOfType,
   type ReportViolation,

@@ -242,10 +242,16 @@ export async function main(
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    // Exit once stdout has drained: a pipe (`| jq`) would otherwise lose all past 64 KiB.
-    (code) => process.stdout.write("", () => process.exit(code)),
+    // No process.exit: Node ends once stdout has drained (a pipe such as `| jq` would
+    // otherwise lose all past 64 KiB) and the compiler's cache writes have finished.
+    (code) => {
+      process.exitCode = code;
+    },
     (e: Error) => {
-      console.error(`The plan failed unexpectedly: ${e.stack ?? e.message}`);
+      console.error(
+        `The plan failed unexpectedly (a bug, not your config): ${e.stack ?? e.message}\n` +
+          "Run it again with GUINCHO_STACK_TRACES=1 for the full stack trace, and report it.",
+      );
       process.exit(3);
     },
   );
