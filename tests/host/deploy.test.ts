@@ -235,7 +235,7 @@ describe("deploy", () => {
     fs.writeFileSync(
       fake,
       'import json\nprint(json.dumps({"severity": "ERROR", "event": "backup_failed", ' +
-        '"error": "bucket unreachable"}))\nraise SystemExit(1)\n',
+        '"reason": "bucket unreachable"}))\nraise SystemExit(1)\n',
     );
     const run = await deploy(built["1.3.0"], ["--backup-tool", fake]);
     expect(run.status).toBe(1);
