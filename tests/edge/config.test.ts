@@ -1,29 +1,12 @@
-import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../config";
+import type { ConfigError } from "../../config";
 import { existingZoneProblem } from "../../components/dns";
-import { runStage, stackConfig } from "../helpers/program";
-
-let staging: Record<string, unknown>;
-beforeAll(() => {
-  staging = rawFromPulumiConfig(stackConfig("staging"));
-});
-
-/** The problems config reports for staging's stack file with `changes` applied. */
-function problemsOf(changes: Record<string, unknown>): string[] {
-  const raw = { ...staging, ...changes };
-  try {
-    validateStageConfig("staging", raw);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      return e.problems;
-    }
-    throw e;
-  }
-  return [];
-}
+import { configProblems, runStage } from "../helpers/program";
 
 const edge = (settings: Record<string, unknown>) => ({
   edge: { hostname: "staging", ...settings },
 });
+
+const problemsOf = (changes: Record<string, unknown>) => configProblems("staging", changes);
 
 describe("edge config mistakes", () => {
   test("fails when the host name is outside the stage's zone", () => {

@@ -8,6 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../config";
 import type { DeclaredResource, ProgramRun, RawConfig } from "../../tools/program";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
@@ -55,6 +56,32 @@ export async function runStage(
     }
   }
   return program.runProgram(stack, config);
+}
+
+const rawByStage = new Map<Stage, Record<string, unknown>>();
+
+/**
+ * The problems config validation reports for a committed stack with `changes` applied to
+ * its top-level keys (written with or without the `guincho:` prefix), or [] when the
+ * changed config is accepted. Pure validation: no program runs.
+ */
+export function configProblems(stage: Stage, changes: Record<string, unknown>): string[] {
+  if (!rawByStage.has(stage)) {
+    rawByStage.set(stage, rawFromPulumiConfig(stackConfig(stage)));
+  }
+  const raw = { ...rawByStage.get(stage) };
+  for (const [key, value] of Object.entries(changes)) {
+    raw[key.replace(/^guincho:/, "")] = value;
+  }
+  try {
+    validateStageConfig(stage, raw);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      return e.problems;
+    }
+    throw e;
+  }
+  return [];
 }
 
 /** Every declared resource of a type. */

@@ -1,28 +1,9 @@
-import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../config";
-import { stackConfig } from "../helpers/program";
-
-let devConfig: Record<string, unknown>;
-
-beforeAll(() => {
-  devConfig = rawFromPulumiConfig(stackConfig("dev"));
-});
-
-/** The problems config validation reports for dev's stack file with `changes` applied. */
-function problemsOf(changes: Record<string, unknown>): string[] {
-  const raw = { ...devConfig, ...changes };
-  try {
-    validateStageConfig("dev", raw);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      return e.problems;
-    }
-    throw e;
-  }
-  throw new Error("the config was accepted");
-}
+import { configProblems } from "../helpers/program";
 
 const SHEET = "1dEvTestSheet-GuinchoLacerda-0000000000";
 const MEMBER = 'expected an e-mail address, optionally prefixed "user:" or "group:"';
+
+const problemsOf = (changes: Record<string, unknown>) => configProblems("dev", changes);
 
 describe("identity config mistakes", () => {
   test.each([

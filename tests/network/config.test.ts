@@ -1,28 +1,7 @@
-import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../config";
-import { runStage, stackConfig } from "../helpers/program";
+import type { ConfigError } from "../../config";
+import { configProblems, runStage } from "../helpers/program";
 
-let devConfig: Record<string, unknown>;
-
-beforeAll(() => {
-  devConfig = rawFromPulumiConfig(stackConfig("dev"));
-});
-
-/** The problems config validation reports for dev's stack file with `changes` applied. */
-function problemsOf(changes: Record<string, unknown>): string[] {
-  const raw = { ...devConfig };
-  for (const [key, value] of Object.entries(changes)) {
-    raw[key.replace(/^guincho:/, "")] = value;
-  }
-  try {
-    validateStageConfig("dev", raw);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      return e.problems;
-    }
-    throw e;
-  }
-  throw new Error("the config was accepted");
-}
+const problemsOf = (changes: Record<string, unknown>) => configProblems("dev", changes);
 
 describe("network config mistakes", () => {
   test.each([
