@@ -205,6 +205,9 @@ class Masker:
         for attempt in range(MAX_ATTEMPTS):
             candidate = draw(self._rng(family, normal, attempt))
             candidate_normal = _normalise(family, candidate)
+            # A short value (an address number) could draw itself: never keep an original.
+            if candidate_normal == normal:
+                continue
             if family in UNIQUE_FAMILIES and candidate_normal in taken:
                 continue
             if len(candidate_normal) >= MIN_SCAN_LENGTH and candidate_normal in known:
