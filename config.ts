@@ -320,6 +320,16 @@ export const StageConfigSchema = z.strictObject({
       weeklyAt: weekdayTime.default("Sun 03:30").describe("Weekly full backup, local time."),
       drillAt: hhmm.default("05:30").describe("Daily restore drill time, local time."),
       localCopies: z.number().int().min(0).max(30).default(3).describe("Copies kept on disk."),
+      publishSanitizedTo: z
+        .string()
+        .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/sanitized$/, {
+          error: 'expected "gs://<staging backup bucket>/sanitized"',
+        })
+        .optional()
+        .describe(
+          "Prod only: where the sanitizer publishes masked copies for staging " +
+            "(staging's backup bucket, under sanitized/).",
+        ),
       sanitizedWriter: z
         .email({
           error:

@@ -127,6 +127,7 @@ const server = new Server(
       keepReleases: cfg.release.keepReleases,
       bootDiskGb: cfg.server.bootDiskGb,
       accessLogFormat: hostBundle.accessLogFormat,
+      sanitizedUrl: cfg.backup.publishSanitizedTo,
     },
     labels: cfg.commonLabels,
     protect: cfg.protect,

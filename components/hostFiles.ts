@@ -190,6 +190,12 @@ export interface HostSettings {
    * @default "combined" (nginx's built-in)
    */
   accessLogFormat?: string;
+  /**
+   * Where the sanitizer publishes masked copies of this stage's data (prod: staging's
+   * bucket, `gs://<staging backups>/sanitized`).
+   * @default none: the sanitizer then needs --output
+   */
+  sanitizedUrl?: string;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -215,6 +221,7 @@ export function renderHostEnv(s: HostSettings): string {
     ["GUINCHO_NGINX_UPSTREAM", `${HOST_PATHS.nginxDir}/upstream.conf`],
     ["GUINCHO_HOST_BUNDLE", s.bundle.digest],
     ["GUINCHO_TIME_ZONE", s.timeZone],
+    ...(s.sanitizedUrl ? [["GUINCHO_SANITIZED_URL", s.sanitizedUrl] as [string, string]] : []),
   ];
   for (const [key, value] of entries) {
     if (!ENV_VALUE.test(value)) {

@@ -37,6 +37,8 @@ export const SECURITY_METADATA: Readonly<Record<string, string>> = {
   "enable-oslogin": "TRUE",
   "block-project-ssh-keys": "TRUE",
   "serial-port-enable": "FALSE",
+  // OS Config's agent only takes patch jobs (components/maintenance.ts) when this is on.
+  "enable-osconfig": "TRUE",
 };
 
 /** The settings the bootstrap needs, with the secret's id still to be resolved. */

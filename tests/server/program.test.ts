@@ -73,6 +73,7 @@ describe.each(STAGES)("the %s server", (stage) => {
     const metadata = vmOf(stage).props.metadata as Record<string, string>;
     expect(Object.keys(metadata).sort()).toEqual([
       "block-project-ssh-keys",
+      "enable-osconfig",
       "enable-oslogin",
       "serial-port-enable",
       "startup-script",
@@ -80,6 +81,8 @@ describe.each(STAGES)("the %s server", (stage) => {
     expect(metadata["enable-oslogin"]).toBe("TRUE");
     expect(metadata["block-project-ssh-keys"]).toBe("TRUE");
     expect(metadata["serial-port-enable"]).toBe("FALSE");
+    // Without it the OS Config agent ignores the patch deployments.
+    expect(metadata["enable-osconfig"]).toBe("TRUE");
     // In metadata, a new script updates the VM in place; metadataStartupScript would replace it.
     expect(vmOf(stage).props.metadataStartupScript).toBeUndefined();
   });
@@ -242,9 +245,15 @@ describe.each(STAGES)("the %s server", (stage) => {
         keepReleases: 5,
         bootDiskGb: 20,
         accessLogFormat: "guincho_json",
+        sanitizedUrl:
+          stage === "prod" ? "gs://guincho-lacerda-staging-backups/sanitized" : undefined,
       }),
     );
     expect(script).toContain(`GUINCHO_BACKUP_URL=gs://guincho-lacerda-${stage}-backups/backups\n`);
+    // Only prod publishes sanitized copies (to staging's bucket).
+    expect(
+      script.includes("GUINCHO_SANITIZED_URL=gs://guincho-lacerda-staging-backups/sanitized\n"),
+    ).toBe(stage === "prod");
     // The mocked secret value is "x" repeated; no run of it may reach the metadata.
     expect(script).not.toMatch(/x{16}/);
   });
