@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from guincho_host.bluegreen import Host
+from guincho_host.hostenv import load_host_env  # noqa: F401  (the tools import it from here)
 from guincho_host.nginx import Nginx
-from guincho_host.services import ServiceError, from_env, parse_env_file
+from guincho_host.services import ServiceError, from_env
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -31,23 +32,6 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         sys.exit(EXIT_USAGE)
-
-
-def load_host_env() -> None:
-    """Fills unset ``GUINCHO_*`` variables from the host's env file.
-
-    The release component runs ``sudo deploy ...``, and sudo clears the environment that the
-    systemd units get from ``/etc/guincho/host.env``; reading the file keeps one source of
-    truth. ``GUINCHO_HOST_ENV`` names another file (tests point it elsewhere).
-    """
-    path = Path(os.environ.get("GUINCHO_HOST_ENV") or "/etc/guincho/host.env")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return
-    for key, value in parse_env_file(text).items():
-        if key.startswith("GUINCHO_") and key not in os.environ:
-            os.environ[key] = value
 
 
 def env(name: str, fallback: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from guincho_host.events import emit
+from guincho_host.hostenv import load_host_env
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -50,6 +51,7 @@ def new_parser(prog: str, description: str) -> Parser:
 
 def env_default(name: str, fallback: str) -> str:
     """The value of an environment variable from /etc/guincho/host.env, or the fallback."""
+    load_host_env()
     value = os.environ.get(name, "")
     return value if value else fallback
 
