@@ -14,7 +14,12 @@ module.exports = {
   globalTeardown: "<rootDir>/tests/helpers/global-teardown.ts",
   collectCoverageFrom: ["*.ts", "components/**/*.ts", "policies/**/*.ts", "tools/**/*.ts"],
   coveragePathIgnorePatterns: ["/node_modules/", "/tests/", "/tools/bench/", "jest.config.js"],
+  // `npm test` measures coverage of the TypeScript (the host tools are Python, run for real
+  // by the tests). Thresholds sit a little under what the suite reaches (Dec 2026: 90%
+  // statements, 86% branches, 95% functions, 93% lines), so a change that adds untested
+  // code fails the run.
+  coverageReporters: ["text-summary", "lcov"],
   coverageThreshold: {
-    global: { statements: 85, branches: 75, functions: 85, lines: 85 },
+    global: { statements: 88, branches: 82, functions: 92, lines: 90 },
   },
 };
