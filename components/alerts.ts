@@ -739,6 +739,21 @@ export function alertSpecs(ctx: AlertContext): AlertSpec[] {
   ];
 }
 
+/** Thresholds with every alert switched on: the config's defaults, for examples and tests. */
+export const EXAMPLE_THRESHOLDS: Readonly<AlertThresholds> = {
+  latencyP95Ms: 1500,
+  errorRatePercent: 2,
+  cpuPercent: 85,
+  memoryPercent: 90,
+  diskPercent: 85,
+  backupMaxAgeHours: 25,
+  syncFailuresPerHour: 3,
+  backupBucketMaxGb: 20,
+  diskFullForecastDays: 7,
+  blockedRequestsPerMinute: 60,
+  loginAlerts: true,
+};
+
 /** Every alert id that any stage can have, with its runbook page (for link checks). */
 export function runbookLinks(): { id: string; path: string }[] {
   const everything: AlertContext = {
@@ -746,19 +761,7 @@ export function runbookLinks(): { id: string; path: string }[] {
     fqdn: "app.example.com",
     edgeEnabled: true,
     backupBucketName: "example-backups",
-    thresholds: {
-      latencyP95Ms: 1500,
-      errorRatePercent: 2,
-      cpuPercent: 85,
-      memoryPercent: 90,
-      diskPercent: 85,
-      backupMaxAgeHours: 25,
-      syncFailuresPerHour: 3,
-      backupBucketMaxGb: 20,
-      diskFullForecastDays: 7,
-      blockedRequestsPerMinute: 60,
-      loginAlerts: true,
-    },
+    thresholds: EXAMPLE_THRESHOLDS,
   };
   return alertSpecs(everything).map((spec) => ({ id: spec.id, path: runbookPath(spec.id) }));
 }

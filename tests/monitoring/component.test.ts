@@ -3,6 +3,7 @@
  * that names the argument and the fix.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { EXAMPLE_THRESHOLDS } from "../../components/alerts";
 import { Monitoring } from "../../components/monitoring";
 
 beforeAll(() => {
@@ -26,19 +27,7 @@ test("Monitoring refuses a contact list where nobody would be notified", () => {
         fqdn: "dev.example.com",
         edgeEnabled: false,
         contacts: [{ name: "Caio", email: "caio@example.com", role: "developer" }],
-        thresholds: {
-          latencyP95Ms: 1500,
-          errorRatePercent: 2,
-          cpuPercent: 85,
-          memoryPercent: 90,
-          diskPercent: 85,
-          backupMaxAgeHours: 25,
-          syncFailuresPerHour: 3,
-          backupBucketMaxGb: 20,
-          diskFullForecastDays: 7,
-          blockedRequestsPerMinute: 60,
-          loginAlerts: true,
-        },
+        thresholds: EXAMPLE_THRESHOLDS,
         backupBucketName: "b",
         labels: {},
       }),

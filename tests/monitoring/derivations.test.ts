@@ -8,6 +8,7 @@ import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../con
 import {
   alertDocumentation,
   alertSpecs,
+  EXAMPLE_THRESHOLDS,
   runbookLinks,
   type AlertContext,
   type AlertThresholds,
@@ -16,19 +17,7 @@ import { channelKeysFor, channelSpecs, contactSlug, type Contact } from "../../c
 import { dashboardJson, dashboardWidgets, TILE } from "../../components/dashboard";
 import { repoRoot, stackConfig } from "../helpers/program";
 
-const THRESHOLDS: AlertThresholds = {
-  latencyP95Ms: 1500,
-  errorRatePercent: 2,
-  cpuPercent: 85,
-  memoryPercent: 90,
-  diskPercent: 85,
-  backupMaxAgeHours: 25,
-  syncFailuresPerHour: 3,
-  backupBucketMaxGb: 20,
-  diskFullForecastDays: 7,
-  blockedRequestsPerMinute: 60,
-  loginAlerts: true,
-};
+const THRESHOLDS: AlertThresholds = EXAMPLE_THRESHOLDS;
 
 const context = (changes: Partial<AlertThresholds> = {}, edgeEnabled = true): AlertContext => ({
   stage: "prod",
