@@ -72,6 +72,10 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, string>> = {
   "roles/monitoring.editor": "uptime checks, alert policies, notification channels, dashboard",
   "roles/logging.configWriter": "log-based metrics",
   "roles/osconfig.patchDeploymentAdmin": "OS patch deployments in the maintenance window",
+  "roles/iap.tunnelResourceAccessor":
+    "open the IAP tunnel the release step and the pre-deploy backup use to reach the VM",
+  "roles/compute.osAdminLogin":
+    "log in to the VM through OS Login with sudo, to run the host deploy and backup tools",
 };
 
 /** The basic roles: far too broad, never granted by this project. */

@@ -105,12 +105,14 @@ describe("workflows", () => {
     }
   });
 
-  test("pull requests preview every stage with the policy pack", () => {
+  test("pull requests preview dev and staging, in their environments, with the policy pack", () => {
     const preview = workflows["pull-request.yml"].jobs.preview;
+    // Prod's credentials need the protected production environment: never a PR's code.
     expect(preview.strategy).toEqual({
       "fail-fast": false,
-      matrix: { stage: ["dev", "staging", "prod"] },
+      matrix: { stage: ["dev", "staging"] },
     });
+    expect(preview.environment).toBe("${{ matrix.stage }}");
     const pulumi = preview.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
     expect(pulumi?.with).toMatchObject({
       command: "preview",
@@ -118,6 +120,23 @@ describe("workflows", () => {
       // Without the stage's config, dev and staging would be judged by prod's rules.
       policyPackConfigs: "policies/config/${{ matrix.stage }}.json",
     });
+  });
+
+  test("jobs holding a stage's credentials run in the environment its identity accepts", () => {
+    const deploy = workflows["deploy.yml"].jobs;
+    expect([deploy.dev.environment, deploy.staging.environment, deploy.prod.environment]).toEqual([
+      "dev",
+      "staging",
+      "production",
+    ]);
+    expect(workflows["scheduled.yml"].jobs.drift.environment).toBe(
+      "${{ matrix.stage == 'prod' && 'production' || matrix.stage }}",
+    );
+  });
+
+  test("staging still deploys when run by hand, with dev skipped", () => {
+    const staging = workflows["deploy.yml"].jobs.staging as Job & { if: string };
+    expect(staging.if).toContain("!failure() && !cancelled()");
   });
 
   test("prod deploys behind the production environment, after a pre-deploy backup", () => {
@@ -129,7 +148,8 @@ describe("workflows", () => {
     expect(backup).toBeGreaterThan(-1);
     expect(backup).toBeLessThan(up);
     expect(prod.steps[backup].run).toContain("--tunnel-through-iap");
-    expect(prod.steps[backup].run).toContain("backup --kind pre-deploy");
+    // Through the unit, as the app user: a root backup would leave root-owned files behind.
+    expect(prod.steps[backup].run).toContain("systemctl start guincho-backup@pre-deploy.service");
   });
 
   test("the weekly run detects drift per stage and scans dependencies", () => {
