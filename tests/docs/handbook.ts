@@ -119,7 +119,11 @@ let helpTexts: Record<string, string> | undefined;
 export function helpFlags(tool: string): Set<string> {
   if (!helpTexts) {
     const bin = path.join(repoRoot, "host", "bin");
-    const tools = fs.readdirSync(bin).map((name) => path.join(bin, name));
+    // Files only: running a tool leaves a __pycache__ directory beside them.
+    const tools = fs
+      .readdirSync(bin, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.join(bin, entry.name));
     const result = spawnSync("python3", ["-c", HELP_ALL, ...tools], {
       encoding: "utf8",
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },

@@ -125,10 +125,22 @@ describe("who may do what", () => {
     const admins = (stage: Stage) =>
       ofType(runs[stage], PROJECT_IAM)
         .filter((r) => r.props.role === "roles/compute.osAdminLogin")
-        .map((r) => r.props.member);
+        .map((r) => r.props.member)
+        // The deployer logs in too, to run the host deploy tool (its own test below).
+        .filter((member) => !String(member).includes("guincho-deployer@"));
     expect(admins("prod")).toEqual(ADMINS.prod);
     expect(admins("dev")).toEqual(ADMINS.dev);
     expect(admins("staging")).toEqual(ADMINS.staging);
+  });
+
+  test.each(STAGES)("%s: the deployer may tunnel to the VM and log in with sudo", (stage) => {
+    const deployer = `serviceAccount:guincho-deployer@guincho-lacerda-${stage}.iam.gserviceaccount.com`;
+    const roles = ofType(runs[stage], PROJECT_IAM)
+      .filter((r) => r.props.member === deployer)
+      .map((r) => r.props.role);
+    expect(roles).toEqual(
+      expect.arrayContaining(["roles/iap.tunnelResourceAccessor", "roles/compute.osAdminLogin"]),
+    );
   });
 
   test.each(STAGES)("%s: the app's account holds only log and metric writing", (stage) => {
