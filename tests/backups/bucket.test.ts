@@ -61,8 +61,14 @@ describe("backup bucket", () => {
     ]);
   });
 
-  test("staging lets prod's app account add sanitized copies under sanitized/ only", () => {
-    const grant = named(runs.staging, MEMBER, "guincho-staging-backups-sanitized-writer");
+  test("staging lets prod's app account add sanitized copies under sanitized/ only", async () => {
+    const withWriter = await runStage("staging", {
+      "guincho:backup": {
+        retentionDays: 14,
+        sanitizedWriter: "guincho-app@guincho-lacerda-prod.iam.gserviceaccount.com",
+      },
+    });
+    const grant = named(withWriter, MEMBER, "guincho-staging-backups-sanitized-writer");
     expect(grant.props).toEqual({
       bucket: "guincho-lacerda-staging-backups",
       role: "roles/storage.objectCreator",
@@ -74,8 +80,10 @@ describe("backup bucket", () => {
           'resource.name.startsWith("projects/_/buckets/guincho-lacerda-staging-backups/objects/sanitized/")',
       },
     });
-    const prodGrants = runs.prod.resources.filter((r) => r.name.endsWith("-sanitized-writer"));
-    expect(prodGrants).toEqual([]);
+    // Not set in the committed stacks: the grant waits until prod's account exists.
+    for (const stage of ["dev", "staging", "prod"]) {
+      expect(runs[stage].resources.filter((r) => r.name.endsWith("-sanitized-writer"))).toEqual([]);
+    }
   });
 
   test("exports the bucket and the URL the host tools write to", () => {
