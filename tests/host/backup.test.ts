@@ -121,6 +121,20 @@ test("keeps only the --keep-local newest backups on the data disk, and every one
   expect(listFiles(path.join(dest, "data"))).toHaveLength(3);
 });
 
+test("takes the number of local copies from host.env's GUINCHO_BACKUP_LOCAL_COPIES", () => {
+  const dest = path.join(root, "dest");
+  for (let i = 0; i < 3; i++) {
+    const result = backup(["--destination", `file://${dest}`, "--kind", "daily"], {
+      GUINCHO_BACKUP_LOCAL_COPIES: "1",
+    });
+    expect(result.status).toBe(0);
+    insertRow();
+  }
+  const local = path.join(root, "data", "backups");
+  expect(listFiles(path.join(local, "manifests"))).toHaveLength(1);
+  expect(listFiles(path.join(dest, "manifests"))).toHaveLength(3);
+});
+
 function insertRow(): void {
   const script =
     "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); " +
