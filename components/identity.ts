@@ -78,6 +78,15 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, string>> = {
     "log in to the VM through OS Login with sudo, to run the host deploy and backup tools",
 };
 
+/**
+ * The previewer's project roles: what `pulumi preview` needs beyond the state and its key
+ * (granted outside the stack, docs/getting-started.md). A preview compares the program with
+ * the state and reads only what the program's data sources look up: the DNS zone's keys.
+ */
+export const PREVIEWER_PROJECT_ROLES: Readonly<Record<string, string>> = {
+  "roles/dns.reader": "the zone's DNSSEC keys and an existing zone, which the program looks up",
+};
+
 /** The basic roles: far too broad, never granted by this project. */
 export const BASIC_ROLES: readonly string[] = ["roles/owner", "roles/editor", "roles/viewer"];
 
@@ -243,6 +252,10 @@ export class Identity extends pulumi.ComponentResource {
   readonly services: gcp.projects.Service[];
   /** Full name of the GitHub provider: the `workload_identity_provider` of CI's auth step. */
   readonly workloadIdentityProvider: pulumi.Output<string>;
+  /** The read-only account pull requests preview this stage with. */
+  readonly previewerServiceAccountEmail: pulumi.Output<string>;
+  /** Full name of the previewer's GitHub provider, in a pool of its own. */
+  readonly previewWorkloadIdentityProvider: pulumi.Output<string>;
 
   constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("guincho:identity:Identity", name, {}, opts);
@@ -319,6 +332,9 @@ export class Identity extends pulumi.ComponentResource {
     const deployer = this.deployer(name, args, app, after);
     this.deployerServiceAccountEmail = deployer.email;
     this.workloadIdentityProvider = deployer.provider;
+    const previewer = this.previewer(name, args, after);
+    this.previewerServiceAccountEmail = previewer.email;
+    this.previewWorkloadIdentityProvider = previewer.provider;
     this.appServiceAccountEmail = app.email;
     this.appServiceAccountName = app.name;
     this.registerOutputs({
@@ -327,6 +343,8 @@ export class Identity extends pulumi.ComponentResource {
       deployerServiceAccountEmail: this.deployerServiceAccountEmail,
       appSecretId: this.appSecretId,
       workloadIdentityProvider: this.workloadIdentityProvider,
+      previewerServiceAccountEmail: this.previewerServiceAccountEmail,
+      previewWorkloadIdentityProvider: this.previewWorkloadIdentityProvider,
     });
   }
 
@@ -433,6 +451,7 @@ export class Identity extends pulumi.ComponentResource {
     const grantable = [
       ...APP_PROJECT_ROLES,
       ...ADMIN_PROJECT_ROLES,
+      ...Object.keys(PREVIEWER_PROJECT_ROLES),
       ...(args.extraGrantableRoles ?? []),
     ];
     for (const role of Object.keys(DEPLOYER_PROJECT_ROLES)) {
@@ -495,5 +514,72 @@ export class Identity extends pulumi.ComponentResource {
       after,
     );
     return { email: deployer.email, provider: provider.name };
+  }
+
+  /**
+   * The read-only identity of pull-request previews. Its own pool, so its tokens can never
+   * impersonate the deployer (the deployer's binding admits the deployer pool's principals
+   * only); no environment condition, so a branch's workflow can preview even prod without
+   * ever holding credentials that change it.
+   */
+  private previewer(
+    name: string,
+    args: IdentityArgs,
+    after: pulumi.CustomResourceOptions,
+  ): { email: pulumi.Output<string>; provider: pulumi.Output<string> } {
+    const project = args.project;
+    const previewer = new gcp.serviceaccount.Account(
+      `${name}-previewer-sa`,
+      {
+        project,
+        accountId: "guincho-previewer",
+        displayName: "Guincho Lacerda previewer (pull requests)",
+        description: `Pull requests of ${args.github.repository} run pulumi preview as this account.`,
+      },
+      after,
+    );
+    const member = pulumi.interpolate`serviceAccount:${previewer.email}`;
+    for (const role of Object.keys(PREVIEWER_PROJECT_ROLES)) {
+      new gcp.projects.IAMMember(
+        `${name}-previewer-${role.split("/")[1]}`,
+        { project, role, member },
+        after,
+      );
+    }
+    const github = { repository: args.github.repository };
+    const pool = new gcp.iam.WorkloadIdentityPool(
+      `${name}-github-preview-pool`,
+      {
+        project,
+        workloadIdentityPoolId: `${name}-preview`,
+        displayName: "GitHub Actions previews",
+        description: `Pull requests of ${args.github.repository} preview, read-only.`,
+      },
+      after,
+    );
+    const provider = new gcp.iam.WorkloadIdentityPoolProvider(
+      `${name}-github-preview-provider`,
+      {
+        project,
+        workloadIdentityPoolId: pool.workloadIdentityPoolId,
+        workloadIdentityPoolProviderId: "github",
+        displayName: "GitHub OIDC (previews)",
+        description: `Tokens of ${args.github.repository} only, any branch or environment.`,
+        attributeMapping: githubAttributeMapping(github),
+        attributeCondition: githubAttributeCondition(github),
+        oidc: { issuerUri: GITHUB_ISSUER },
+      },
+      after,
+    );
+    new gcp.serviceaccount.IAMMember(
+      `${name}-github-impersonates-previewer`,
+      {
+        serviceAccountId: previewer.name,
+        role: "roles/iam.workloadIdentityUser",
+        member: pool.name.apply((pool) => githubPrincipalSet(pool, args.github.repository)),
+      },
+      after,
+    );
+    return { email: previewer.email, provider: provider.name };
   }
 }

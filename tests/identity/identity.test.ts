@@ -28,6 +28,7 @@ type Stage = (typeof STAGES)[number];
 const project = (stage: Stage) => `guincho-lacerda-${stage}`;
 const app = (stage: Stage) => `guincho-app@${project(stage)}.iam.gserviceaccount.com`;
 const deployer = (stage: Stage) => `guincho-deployer@${project(stage)}.iam.gserviceaccount.com`;
+const previewer = (stage: Stage) => `guincho-previewer@${project(stage)}.iam.gserviceaccount.com`;
 const accountName = (stage: Stage, email: string) =>
   `projects/${project(stage)}/serviceAccounts/${email}`;
 const pool = (stage: Stage) =>
@@ -104,6 +105,11 @@ describe("who may do what", () => {
         `roles/iam.serviceAccountUser serviceAccount:${deployer(stage)} @ ${appAccount}`,
         `roles/iam.workloadIdentityUser principalSet://iam.googleapis.com/${pool(stage)}` +
           `/attribute.repository/guincho-lacerda/infra @ ${accountName(stage, deployer(stage))}`,
+        // The read-only previewer of pull requests (tests/identity/previewer.test.ts).
+        `roles/dns.reader serviceAccount:${previewer(stage)} @ project`,
+        `roles/iam.workloadIdentityUser principalSet://iam.googleapis.com/` +
+          `${pool(stage).replace(/-github$/, "-preview")}` +
+          `/attribute.repository/guincho-lacerda/infra @ ${accountName(stage, previewer(stage))}`,
       ];
       expect(grants(runs[stage])).toEqual([...expected].sort());
     },
@@ -171,7 +177,7 @@ describe("who may do what", () => {
         description: "The deployer may grant and revoke only the stack's own roles.",
         expression:
           "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([" +
-          "'roles/compute.osAdminLogin', 'roles/iap.tunnelResourceAccessor', " +
+          "'roles/compute.osAdminLogin', 'roles/dns.reader', 'roles/iap.tunnelResourceAccessor', " +
           "'roles/logging.logWriter', 'roles/monitoring.metricWriter'])",
       },
     });
@@ -247,7 +253,7 @@ describe("Sheets quotas", () => {
 
 describe("the CI identity", () => {
   test.each(STAGES)("%s: a pool for GitHub Actions", (stage) => {
-    expect(only(runs[stage], POOL).props).toEqual({
+    expect(named(runs[stage], POOL, `guincho-${stage}-github-pool`).props).toEqual({
       project: project(stage),
       workloadIdentityPoolId: `guincho-${stage}-github`,
       displayName: "GitHub Actions",
@@ -259,7 +265,7 @@ describe("the CI identity", () => {
     ["prod", "production"],
     ["staging", "staging"],
   ] as const)("%s trusts only the repository's jobs in environment %s", (stage, env) => {
-    expect(only(runs[stage], PROVIDER).props).toEqual({
+    expect(named(runs[stage], PROVIDER, `guincho-${stage}-github-provider`).props).toEqual({
       project: project(stage),
       workloadIdentityPoolId: `guincho-${stage}-github`,
       workloadIdentityPoolProviderId: "github",
@@ -279,7 +285,7 @@ describe("the CI identity", () => {
   });
 
   test("dev, without an environment, trusts any job of the repository", () => {
-    const provider = only(runs.dev, PROVIDER);
+    const provider = named(runs.dev, PROVIDER, "guincho-dev-github-provider");
     expect(provider.props.attributeCondition).toBe(
       'assertion.repository == "guincho-lacerda/infra"',
     );

@@ -105,14 +105,19 @@ describe("workflows", () => {
     }
   });
 
-  test("pull requests preview dev and staging, in their environments, with the policy pack", () => {
+  test("pull requests preview every stage as the read-only previewer, with the policy pack", () => {
     const preview = workflows["pull-request.yml"].jobs.preview;
-    // Prod's credentials need the protected production environment: never a PR's code.
     expect(preview.strategy).toEqual({
       "fail-fast": false,
-      matrix: { stage: ["dev", "staging"] },
+      matrix: { stage: ["dev", "staging", "prod"] },
     });
-    expect(preview.environment).toBe("${{ matrix.stage }}");
+    // No environment: the previewer's provider needs none, and a PR never holds the deployer.
+    expect(preview.environment).toBeUndefined();
+    const auth = preview.steps.find((s) => s.uses?.startsWith("google-github-actions/auth"));
+    expect(auth?.with).toEqual({
+      workload_identity_provider: "${{ vars[format('PREVIEW_WIF_PROVIDER_{0}', matrix.stage)] }}",
+      service_account: "${{ vars[format('PREVIEWER_SA_{0}', matrix.stage)] }}",
+    });
     const pulumi = preview.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
     expect(pulumi?.with).toMatchObject({
       command: "preview",
