@@ -480,40 +480,23 @@ export class Identity extends pulumi.ComponentResource {
       after,
     );
 
-    const pool = new gcp.iam.WorkloadIdentityPool(
-      `${name}-github-pool`,
+    const provider = this.githubFederation(
       {
-        project,
-        workloadIdentityPoolId: `${name}-github`,
-        displayName: "GitHub Actions",
-        description: `Workflows of ${args.github.repository} deploy without keys.`,
+        pool: `${name}-github-pool`,
+        poolId: `${name}-github`,
+        poolDisplayName: "GitHub Actions",
+        poolDescription: `Workflows of ${args.github.repository} deploy without keys.`,
+        provider: `${name}-github-provider`,
+        providerDisplayName: "GitHub OIDC",
+        providerDescription: `Tokens of ${args.github.repository} only.`,
+        binding: `${name}-github-impersonates-deployer`,
       },
+      args.project,
+      args.github,
+      deployer,
       after,
     );
-    const provider = new gcp.iam.WorkloadIdentityPoolProvider(
-      `${name}-github-provider`,
-      {
-        project,
-        workloadIdentityPoolId: pool.workloadIdentityPoolId,
-        workloadIdentityPoolProviderId: "github",
-        displayName: "GitHub OIDC",
-        description: `Tokens of ${args.github.repository} only.`,
-        attributeMapping: githubAttributeMapping(args.github),
-        attributeCondition: githubAttributeCondition(args.github),
-        oidc: { issuerUri: GITHUB_ISSUER },
-      },
-      after,
-    );
-    new gcp.serviceaccount.IAMMember(
-      `${name}-github-impersonates-deployer`,
-      {
-        serviceAccountId: deployer.name,
-        role: "roles/iam.workloadIdentityUser",
-        member: pool.name.apply((pool) => githubPrincipalSet(pool, args.github.repository)),
-      },
-      after,
-    );
-    return { email: deployer.email, provider: provider.name };
+    return { email: deployer.email, provider };
   }
 
   /**
@@ -546,25 +529,64 @@ export class Identity extends pulumi.ComponentResource {
         after,
       );
     }
-    const github = { repository: args.github.repository };
+    const provider = this.githubFederation(
+      {
+        pool: `${name}-github-preview-pool`,
+        poolId: `${name}-preview`,
+        poolDisplayName: "GitHub Actions previews",
+        poolDescription: `Pull requests of ${args.github.repository} preview, read-only.`,
+        provider: `${name}-github-preview-provider`,
+        providerDisplayName: "GitHub OIDC (previews)",
+        providerDescription: `Tokens of ${args.github.repository} only, any branch or environment.`,
+        binding: `${name}-github-impersonates-previewer`,
+      },
+      project,
+      // No environment: previews run from any branch.
+      { repository: args.github.repository },
+      previewer,
+      after,
+    );
+    return { email: previewer.email, provider };
+  }
+
+  /**
+   * A Workload Identity pool and GitHub provider whose principals from `github.repository`
+   * may impersonate `account`, and nothing else. Returns the provider's full name.
+   */
+  private githubFederation(
+    names: {
+      pool: string;
+      poolId: string;
+      poolDisplayName: string;
+      poolDescription: string;
+      provider: string;
+      providerDisplayName: string;
+      providerDescription: string;
+      binding: string;
+    },
+    project: string,
+    github: GithubIdentity,
+    account: gcp.serviceaccount.Account,
+    after: pulumi.CustomResourceOptions,
+  ): pulumi.Output<string> {
     const pool = new gcp.iam.WorkloadIdentityPool(
-      `${name}-github-preview-pool`,
+      names.pool,
       {
         project,
-        workloadIdentityPoolId: `${name}-preview`,
-        displayName: "GitHub Actions previews",
-        description: `Pull requests of ${args.github.repository} preview, read-only.`,
+        workloadIdentityPoolId: names.poolId,
+        displayName: names.poolDisplayName,
+        description: names.poolDescription,
       },
       after,
     );
     const provider = new gcp.iam.WorkloadIdentityPoolProvider(
-      `${name}-github-preview-provider`,
+      names.provider,
       {
         project,
         workloadIdentityPoolId: pool.workloadIdentityPoolId,
         workloadIdentityPoolProviderId: "github",
-        displayName: "GitHub OIDC (previews)",
-        description: `Tokens of ${args.github.repository} only, any branch or environment.`,
+        displayName: names.providerDisplayName,
+        description: names.providerDescription,
         attributeMapping: githubAttributeMapping(github),
         attributeCondition: githubAttributeCondition(github),
         oidc: { issuerUri: GITHUB_ISSUER },
@@ -572,14 +594,14 @@ export class Identity extends pulumi.ComponentResource {
       after,
     );
     new gcp.serviceaccount.IAMMember(
-      `${name}-github-impersonates-previewer`,
+      names.binding,
       {
-        serviceAccountId: previewer.name,
+        serviceAccountId: account.name,
         role: "roles/iam.workloadIdentityUser",
-        member: pool.name.apply((pool) => githubPrincipalSet(pool, args.github.repository)),
+        member: pool.name.apply((pool) => githubPrincipalSet(pool, github.repository)),
       },
       after,
     );
-    return { email: previewer.email, provider: provider.name };
+    return provider.name;
   }
 }

@@ -9,6 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, rawFromPulumiConfig, validateStageConfig } from "../../config";
+import { unwrapSecrets } from "../../policies/evaluate";
 import type { DeclaredResource, ProgramRun, RawConfig } from "../../tools/program";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
@@ -112,15 +113,5 @@ export function named(run: ProgramRun, type: string, name: string): DeclaredReso
 
 /** Unwraps Pulumi's secret marker objects, as a real CrossGuard run would see the values. */
 export function plain(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map(plain);
-  }
-  if (value !== null && typeof value === "object") {
-    const record = value as Record<string, unknown>;
-    if (record["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") {
-      return plain(record.value);
-    }
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
+  return unwrapSecrets(value);
 }
